@@ -1,0 +1,96 @@
+// Builds the npm package into npm/ with tsc (JSR's dnt is not reachable here):
+//   npm/esm/       compiled ESM + .d.ts for mod.ts, src/ and (not published) tests/
+//   npm/package.json generated from deno.json (exports map, version, engines)
+// Run from anywhere: node scripts/build_npm.mjs
+import { execFileSync } from "node:child_process";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const out = join(root, "npm");
+const deno = JSON.parse(readFileSync(join(root, "deno.json"), "utf8"));
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+
+const tsconfig = {
+  compilerOptions: {
+    target: "ES2022",
+    module: "ESNext",
+    moduleResolution: "Bundler",
+    lib: ["ES2023", "DOM", "DOM.AsyncIterable", "ESNext.Disposable"],
+    types: ["node"],
+    typeRoots: [join(root, "scripts/node_modules/@types")],
+    strict: true,
+    declaration: true,
+    isolatedDeclarations: true,
+    verbatimModuleSyntax: true,
+    rewriteRelativeImportExtensions: true,
+    allowImportingTsExtensions: false,
+    skipLibCheck: true,
+    rootDir: root,
+    outDir: join(out, "esm"),
+    sourceMap: false,
+    removeComments: false,
+  },
+  include: [join(root, "mod.ts"), join(root, "src/**/*.ts"), join(root, "tests/**/*.ts")],
+};
+writeFileSync(join(out, "tsconfig.json"), JSON.stringify(tsconfig, null, 2));
+const tsc = join(root, "scripts/node_modules/typescript/bin/tsc");
+try {
+  execFileSync(process.execPath, [tsc, "-p", join(out, "tsconfig.json")], { stdio: "inherit" });
+} catch {
+  console.error("build_npm: tsc failed");
+  process.exit(1);
+}
+
+// tsc rewrites `.ts` specifiers in .js but leaves them in .d.ts (TypeScript#61037).
+function walk(dir, fn) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p, fn);
+    else fn(p);
+  }
+}
+walk(join(out, "esm"), (p) => {
+  if (!p.endsWith(".d.ts")) return;
+  const src = readFileSync(p, "utf8");
+  const fixed = src.replace(/(from\s+["']|import\(["'])(\.{1,2}\/[^"']+)\.ts(["'])/g, "$1$2.js$3");
+  if (fixed !== src) writeFileSync(p, fixed);
+});
+
+const exportsMap = {};
+for (const [key, target] of Object.entries(deno.exports)) {
+  const base = "./esm/" + relative(root, join(root, target)).replace(/\.ts$/, "");
+  exportsMap[key] = { types: `${base}.d.ts`, import: `${base}.js`, default: `${base}.js` };
+}
+const pkg = {
+  name: deno.name,
+  version: deno.version,
+  description:
+    "Socket-level tools for JavaScript servers on Deno, Bun and Node: listen buffers, graceful drain, socket inheritance, readiness polling and networked channels.",
+  license: deno.license,
+  type: "module",
+  exports: exportsMap,
+  main: exportsMap["."].import,
+  types: exportsMap["."].types,
+  files: ["esm/mod.js", "esm/mod.d.ts", "esm/src/", "README.md", "LICENSE"],
+  engines: { node: ">=20" },
+  sideEffects: false,
+  dependencies: {},
+};
+writeFileSync(join(out, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
+for (const f of ["README.md", "LICENSE"]) {
+  if (existsSync(join(root, f))) cpSync(join(root, f), join(out, f));
+}
+console.log(`build_npm: wrote ${relative(root, out)}/ (${pkg.name}@${pkg.version})`);

@@ -1,0 +1,190 @@
+// Internal: what every adapter's Conn shares (deadlines, write ordering, close,
+// lazy web streams, leak accounting). Runtime-free: subclasses supply the I/O.
+import { ClosedError } from "./errors.ts";
+import { DeadlineClock, type Fail } from "./_deadline.ts";
+import { mapError } from "./_map_error.ts";
+import { opened, released } from "./_resources.ts";
+import type { Addr, Conn, Deadline } from "./types.ts";
+
+/**
+ * Handed to a subclass's read or write. `cancelled` turns true when the
+ * caller was answered already (deadline passed, conn closed): the operation
+ * must then not hand data to the caller's buffer any more.
+ */
+export interface OpToken {
+  cancelled: boolean;
+}
+
+function noop(): void {}
+
+/** The size of the chunks the lazy `readable` stream reads. */
+const STREAM_CHUNK = 64 * 1024;
+
+/** The shared part of every adapter's {@linkcode Conn}. */
+export abstract class BaseConn implements Conn {
+  abstract readonly localAddr: Addr;
+  abstract readonly remoteAddr: Addr;
+  abstract readonly native: unknown;
+  abstract readonly fd: number | undefined;
+
+  #closeCalled = false;
+  #gone = false;
+  readonly #readClock = new DeadlineClock("read");
+  readonly #writeClock = new DeadlineClock("write");
+  #writeTail: Promise<void> | null = null;
+  #readable: ReadableStream<Uint8Array> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
+
+  constructor() {
+    opened("conns");
+  }
+
+  /** Reads into `buf`; resolves with the count or `null` at EOF. */
+  protected abstract _read(buf: Uint8Array, token: OpToken): Promise<number | null>;
+  /** Writes all of `bytes`, waiting for the runtime to take them. */
+  protected abstract _write(bytes: Uint8Array, token: OpToken): Promise<void>;
+  /** Sends FIN. */
+  protected abstract _closeWrite(): Promise<void>;
+  /** Closes the native socket; must end in `_released()` once it is gone. */
+  protected abstract _close(): void;
+  abstract setNoDelay(noDelay?: boolean): void;
+  abstract setKeepAlive(keepAlive?: boolean, delayMs?: number): void;
+
+  /** Subclasses call this once the native socket is really gone. */
+  protected _released(): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    released("conns");
+  }
+
+  get closed(): boolean {
+    return this.#closeCalled || this.#gone;
+  }
+
+  read(buf: Uint8Array): Promise<number | null> {
+    if (!(buf instanceof Uint8Array)) {
+      return Promise.reject(new TypeError("Cannot read: the buffer must be a Uint8Array"));
+    }
+    if (this.#closeCalled) {
+      return Promise.reject(new ClosedError("Cannot read: the connection is closed"));
+    }
+    if (this.#readClock.expired) return Promise.reject(this.#readClock.error());
+    const token: OpToken = { cancelled: false };
+    return this.#guard(this.#readClock, token, this._read(buf, token), "read");
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    if (!(bytes instanceof Uint8Array)) {
+      return Promise.reject(new TypeError("Cannot write: the data must be a Uint8Array"));
+    }
+    if (this.#closeCalled) {
+      return Promise.reject(new ClosedError("Cannot write: the connection is closed"));
+    }
+    if (this.#writeClock.expired) return Promise.reject(this.#writeClock.error());
+    if (bytes.byteLength === 0) return Promise.resolve(0);
+    const token: OpToken = { cancelled: false };
+    const prev = this.#writeTail;
+    const inner = prev === null
+      ? this._write(bytes, token)
+      : prev.then(() => (token.cancelled ? undefined : this._write(bytes, token)));
+    const tail = inner.then(noop, noop);
+    this.#writeTail = tail;
+    tail.then(() => {
+      if (this.#writeTail === tail) this.#writeTail = null;
+    });
+    const n = bytes.byteLength;
+    return this.#guard(this.#writeClock, token, inner, "write").then(() => n);
+  }
+
+  async closeWrite(): Promise<void> {
+    if (this.#closeCalled) throw new ClosedError("Cannot close write: the connection is closed");
+    if (this.#writeTail !== null) await this.#writeTail;
+    try {
+      await this._closeWrite();
+    } catch (err) {
+      throw mapError(err, "close write");
+    }
+  }
+
+  close(): void {
+    if (this.#closeCalled) return;
+    this.#closeCalled = true;
+    this.#readClock.failAll(new ClosedError("Cannot read: the connection is closed"));
+    this.#writeClock.failAll(new ClosedError("Cannot write: the connection is closed"));
+    this._close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+
+  setReadDeadline(deadline: Deadline): void {
+    this.#readClock.set(deadline);
+  }
+
+  setWriteDeadline(deadline: Deadline): void {
+    this.#writeClock.set(deadline);
+  }
+
+  setDeadline(deadline: Deadline): void {
+    this.#readClock.set(deadline);
+    this.#writeClock.set(deadline);
+  }
+
+  get readable(): ReadableStream<Uint8Array> {
+    this.#readable ??= new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        const buf = new Uint8Array(STREAM_CHUNK);
+        const n = await this.read(buf);
+        if (n === null) controller.close();
+        else controller.enqueue(buf.subarray(0, n));
+      },
+      cancel: () => this.close(),
+    }, { highWaterMark: 0 });
+    return this.#readable;
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    this.#writable ??= new WritableStream<Uint8Array>({
+      write: async (chunk) => {
+        await this.write(chunk);
+      },
+      close: () => this.closeWrite(),
+      abort: () => this.close(),
+    });
+    return this.#writable;
+  }
+
+  /** Settles with `inner`, unless the clock or a close answers first. */
+  #guard<T>(clock: DeadlineClock, token: OpToken, inner: Promise<T>, action: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      const fail: Fail = (err) => {
+        if (done) return;
+        done = true;
+        token.cancelled = true;
+        reject(err);
+      };
+      clock.add(fail);
+      inner.then(
+        (value) => {
+          if (done) return;
+          done = true;
+          clock.delete(fail);
+          resolve(value);
+        },
+        (err) => {
+          if (done) return;
+          done = true;
+          clock.delete(fail);
+          reject(
+            this.#closeCalled
+              ? new ClosedError(`Cannot ${action}: the connection is closed`, { cause: err })
+              : mapError(err, action),
+          );
+        },
+      );
+    });
+  }
+}

@@ -1,0 +1,153 @@
+// Internal: what every adapter's Listener shares: a FIFO of accepted conns,
+// a FIFO of waiting accept() calls, the queue bound, close and iteration.
+// Runtime-free: subclasses feed conns in with `_deliver` (push-based runtimes)
+// or pull them on demand from `_demand` (Deno).
+import { ListenerClosedError } from "./errors.ts";
+import { mapError } from "./_map_error.ts";
+import { opened, released } from "./_resources.ts";
+import type { AbortOptions, Addr, Conn, Listener } from "./types.ts";
+
+interface Waiter {
+  resolve(conn: Conn): void;
+  reject(err: unknown): void;
+  cleanup(): void;
+}
+
+/** The default bound on queued, not yet accepted connections (as Node's backlog). */
+export const DEFAULT_BACKLOG = 511;
+
+/** Validates a `backlog` option. */
+export function checkBacklog(backlog: unknown): number {
+  if (backlog === undefined) return DEFAULT_BACKLOG;
+  if (typeof backlog !== "number" || !Number.isInteger(backlog) || backlog < 1) {
+    throw new RangeError(
+      `Cannot listen: backlog must be a positive integer, received ${String(backlog)}`,
+    );
+  }
+  return backlog;
+}
+
+/** The shared part of every adapter's {@linkcode Listener}. */
+export abstract class BaseListener implements Listener {
+  abstract readonly addr: Addr;
+  abstract readonly fd: number | undefined;
+  abstract readonly native: unknown;
+
+  #closed = false;
+  #dropped = 0;
+  readonly #bound: number;
+  readonly #queue: Conn[] = [];
+  readonly #waiters: Waiter[] = [];
+
+  constructor(bound: number) {
+    this.#bound = bound;
+    opened("listeners");
+  }
+
+  /** Closes the native listener. */
+  protected abstract _close(): void | Promise<void>;
+
+  /** Called when accept() waits and nothing is queued (pull-based runtimes). */
+  protected _demand(): void {}
+
+  /** Whether some accept() call waits. */
+  protected get _waiting(): number {
+    return this.#waiters.length;
+  }
+
+  /** Hands an accepted conn to a waiter, or queues it (bounded). */
+  protected _deliver(conn: Conn): void {
+    if (this.#closed) {
+      conn.close();
+      return;
+    }
+    const waiter = this.#waiters.shift();
+    if (waiter !== undefined) {
+      waiter.cleanup();
+      waiter.resolve(conn);
+      return;
+    }
+    if (this.#queue.length >= this.#bound) {
+      this.#dropped++;
+      conn.close();
+      return;
+    }
+    this.#queue.push(conn);
+  }
+
+  /** Fails the oldest waiter with an accept error (EMFILE and the like). */
+  protected _fail(err: unknown): void {
+    const waiter = this.#waiters.shift();
+    if (waiter === undefined) return;
+    waiter.cleanup();
+    waiter.reject(mapError(err, "accept"));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get pending(): number | undefined {
+    return this.#queue.length;
+  }
+
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  accept(options?: AbortOptions): Promise<Conn> {
+    if (this.#closed) {
+      return Promise.reject(new ListenerClosedError("Cannot accept: the listener is closed"));
+    }
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const queued = this.#queue.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    return new Promise<Conn>((resolve, reject) => {
+      const onAbort = () => {
+        const i = this.#waiters.indexOf(waiter);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        reject(signal!.reason);
+      };
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        cleanup: () => signal?.removeEventListener("abort", onAbort),
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.push(waiter);
+      this._demand();
+    });
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Conn> {
+    while (true) {
+      try {
+        yield await this.accept();
+      } catch (err) {
+        if (err instanceof ListenerClosedError) return;
+        throw err;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const err = new ListenerClosedError("Cannot accept: the listener is closed");
+    for (const waiter of this.#waiters.splice(0)) {
+      waiter.cleanup();
+      waiter.reject(err);
+    }
+    for (const conn of this.#queue.splice(0)) conn.close();
+    try {
+      await this._close();
+    } finally {
+      released("listeners");
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

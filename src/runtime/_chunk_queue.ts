@@ -1,0 +1,125 @@
+// Internal: turns a push-based socket (Bun's `data` handler, node:net's
+// 'data' event) into pull-based reads with backpressure: the socket is paused
+// until the first read and whenever more than `highWater` bytes wait unread.
+// Runtime-free: the adapter passes in pause/resume functions.
+import type { OpToken } from "./_base_conn.ts";
+
+/** How many unread bytes a conn buffers before it pauses the socket. */
+export const HIGH_WATER: number = 64 * 1024;
+
+export class ChunkQueue {
+  readonly #pause: () => void;
+  readonly #resume: () => void;
+  #chunks: Uint8Array[] = [];
+  #offset = 0; // read position in #chunks[0]
+  #size = 0;
+  #flowing = false;
+  #eof = false;
+  #error: Error | null = null;
+  #wake: (() => void)[] = [];
+
+  constructor(pause: () => void, resume: () => void) {
+    this.#pause = pause;
+    this.#resume = resume;
+  }
+
+  /** Bytes received and not yet read. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Whether EOF or an error was seen. */
+  get ended(): boolean {
+    return this.#eof || this.#error !== null;
+  }
+
+  /** New data from the socket. */
+  push(chunk: Uint8Array): void {
+    if (chunk.byteLength === 0) return;
+    this.#chunks.push(chunk);
+    this.#size += chunk.byteLength;
+    if (this.#flowing && this.#size >= HIGH_WATER) {
+      this.#flowing = false;
+      this.#pause();
+    }
+    this.#notify();
+  }
+
+  /** The peer sent FIN. */
+  end(): void {
+    this.#eof = true;
+    this.#notify();
+  }
+
+  /** The socket failed or closed; reads after the buffered data reject with `err`. */
+  fail(err: Error): void {
+    if (this.#error === null && !this.#eof) this.#error = err;
+    this.#notify();
+  }
+
+  /** Drops buffered data (on close). */
+  clear(): void {
+    this.#chunks = [];
+    this.#offset = 0;
+    this.#size = 0;
+  }
+
+  /** Reads into `buf`, waiting for data; `null` at EOF. */
+  read(buf: Uint8Array, token: OpToken): Promise<number | null> {
+    const n = this.#take(buf);
+    if (n !== undefined) return n instanceof Error ? Promise.reject(n) : Promise.resolve(n);
+    return new Promise<number | null>((resolve, reject) => {
+      const retry = () => {
+        if (token.cancelled) return; // the caller was answered: leave the data queued
+        const n = this.#take(buf);
+        if (n === undefined) this.#wake.push(retry);
+        else if (n instanceof Error) reject(n);
+        else resolve(n);
+      };
+      this.#wake.push(retry);
+    });
+  }
+
+  #notify(): void {
+    if (this.#wake.length === 0) return;
+    const wake = this.#wake;
+    this.#wake = [];
+    for (const fn of wake) fn();
+  }
+
+  /** Copies what is there; `undefined` means "wait". */
+  #take(buf: Uint8Array): number | null | Error | undefined {
+    if (this.#size === 0) {
+      if (this.#error !== null) return this.#error;
+      if (this.#eof) return null;
+      if (!this.#flowing) {
+        this.#flowing = true;
+        this.#resume();
+      }
+      if (buf.byteLength === 0) return 0;
+      return undefined;
+    }
+    let n = 0;
+    while (n < buf.byteLength && this.#chunks.length > 0) {
+      const head = this.#chunks[0];
+      const avail = head.byteLength - this.#offset;
+      const want = buf.byteLength - n;
+      if (avail <= want) {
+        buf.set(this.#offset === 0 ? head : head.subarray(this.#offset), n);
+        n += avail;
+        this.#chunks.shift();
+        this.#offset = 0;
+      } else {
+        buf.set(head.subarray(this.#offset, this.#offset + want), n);
+        this.#offset += want;
+        n += want;
+      }
+    }
+    this.#size -= n;
+    if (!this.#flowing && this.#size < HIGH_WATER && !this.ended) {
+      this.#flowing = true;
+      this.#resume();
+    }
+    return n;
+  }
+}

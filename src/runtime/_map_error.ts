@@ -1,0 +1,64 @@
+// Internal: turns a runtime's error into netkit's typed errors. Runtime-free.
+import {
+  AddrInUseError,
+  ClosedError,
+  ConnectionRefusedError,
+  ConnectionResetError,
+  NetError,
+  TimeoutError,
+} from "./errors.ts";
+
+/** Deno's error class names, mapped to the OS codes node:net uses. */
+const DENO_NAMES: Record<string, string> = {
+  AddrInUse: "EADDRINUSE",
+  ConnectionRefused: "ECONNREFUSED",
+  ConnectionReset: "ECONNRESET",
+  ConnectionAborted: "ECONNABORTED",
+  BrokenPipe: "EPIPE",
+  TimedOut: "ETIMEDOUT",
+  NotFound: "ENOENT",
+  PermissionDenied: "EACCES",
+  AddrNotAvailable: "EADDRNOTAVAIL",
+  BadResource: "EBADF",
+  Interrupted: "EINTR",
+  NotConnected: "ENOTCONN",
+};
+
+/** The OS error code of a runtime error, if it has one. */
+export function errorCode(err: unknown): string | undefined {
+  if (err === null || typeof err !== "object") return undefined;
+  const e = err as { code?: unknown; name?: unknown };
+  if (typeof e.code === "string" && e.code.startsWith("E")) return e.code;
+  if (typeof e.name === "string" && e.name in DENO_NAMES) return DENO_NAMES[e.name];
+  return undefined;
+}
+
+/**
+ * Wraps `err` in the netkit error class for its condition.
+ * `action` completes "Cannot <action>", e.g. `"connect to 127.0.0.1:80"`.
+ */
+export function mapError(err: unknown, action: string): Error {
+  if (err instanceof NetError) return err;
+  const code = errorCode(err);
+  const detail = err instanceof Error ? err.message : String(err);
+  const message = `Cannot ${action}: ${detail || code || "unknown error"}`;
+  switch (code) {
+    case "EADDRINUSE":
+      return new AddrInUseError(message, { cause: err });
+    case "ECONNREFUSED":
+    case "ENOENT":
+      return new ConnectionRefusedError(message, { code, cause: err });
+    case "ECONNRESET":
+    case "EPIPE":
+    case "ECONNABORTED":
+      return new ConnectionResetError(message, { code, cause: err });
+    case "ETIMEDOUT":
+      return new TimeoutError(message, { cause: err });
+    case "EBADF":
+    case "EINTR":
+    case "ENOTCONN":
+      return new ClosedError(message, { cause: err });
+    default:
+      return new NetError(message, { code, cause: err });
+  }
+}

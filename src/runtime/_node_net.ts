@@ -1,0 +1,217 @@
+// Internal, runtime adapter only: Listener and Conn on node:net. Node uses it
+// for everything; Deno and Bun use it where their own API cannot do a thing
+// (serving an inherited listening fd). Only src/runtime/ may import this file.
+import * as net from "node:net";
+import { ClosedError } from "./errors.ts";
+import { BaseConn, type OpToken } from "./_base_conn.ts";
+import { BaseListener, checkBacklog } from "./_base_listener.ts";
+import { ChunkQueue } from "./_chunk_queue.ts";
+import { mapError } from "./_map_error.ts";
+import { procListenerFd } from "./_proc_fd.ts";
+import type { Addr, Conn, ConnectOptions, Listener, ListenOptions } from "./types.ts";
+
+/** A socket's descriptor through node:net internals, where the runtime has one. */
+function handleFd(handle: unknown): number | undefined {
+  const fd = (handle as { fd?: unknown } | null | undefined)?.fd;
+  return typeof fd === "number" && fd >= 0 ? fd : undefined;
+}
+
+function tcpAddr(hostname: string | undefined, port: number | undefined): Addr {
+  return { transport: "tcp", hostname: hostname ?? "", port: port ?? 0 };
+}
+
+/** A {@linkcode Conn} over a `net.Socket`. */
+export class NodeConn extends BaseConn {
+  readonly localAddr: Addr;
+  readonly remoteAddr: Addr;
+  readonly native: net.Socket;
+  readonly #queue: ChunkQueue;
+  #drainWaiters: (() => void)[] = [];
+  #error: Error | null = null;
+
+  /** `unix` gives the local and remote paths of a Unix socket. */
+  constructor(socket: net.Socket, unix?: [local: string, remote: string]) {
+    super();
+    this.native = socket;
+    if (unix !== undefined) {
+      this.localAddr = { transport: "unix", path: unix[0] };
+      this.remoteAddr = { transport: "unix", path: unix[1] };
+    } else {
+      this.localAddr = tcpAddr(socket.localAddress, socket.localPort);
+      this.remoteAddr = tcpAddr(socket.remoteAddress, socket.remotePort);
+    }
+    socket.pause();
+    this.#queue = new ChunkQueue(() => socket.pause(), () => socket.resume());
+    socket.on("data", (chunk: Uint8Array) => this.#queue.push(chunk));
+    socket.on("end", () => this.#queue.end());
+    socket.on("drain", () => this.#wakeWriters());
+    socket.on("error", (err: Error) => {
+      this.#error = mapError(err, "use the connection");
+      this.#queue.fail(this.#error);
+      this.#wakeWriters();
+    });
+    socket.on("close", () => {
+      this.#queue.fail(new ClosedError("Cannot read: the connection is closed"));
+      this.#wakeWriters();
+      this._released();
+    });
+    if (socket.destroyed) this._released();
+  }
+
+  get fd(): number | undefined {
+    return handleFd((this.native as unknown as { _handle?: unknown })._handle);
+  }
+
+  protected _read(buf: Uint8Array, token: OpToken): Promise<number | null> {
+    return this.#queue.read(buf, token);
+  }
+
+  protected _write(bytes: Uint8Array, token: OpToken): Promise<void> {
+    const socket = this.native;
+    if (this.#error !== null) return Promise.reject(this.#error);
+    if (socket.destroyed || !socket.writable) {
+      return Promise.reject(new ClosedError("Cannot write: the connection is closed"));
+    }
+    if (socket.write(bytes)) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (this.#error !== null) reject(this.#error);
+        else if (socket.destroyed) {
+          reject(new ClosedError("Cannot write: the connection is closed"));
+        } else if (token.cancelled || socket.writableLength < socket.writableHighWaterMark) {
+          resolve();
+        } else this.#drainWaiters.push(check);
+      };
+      this.#drainWaiters.push(check);
+    });
+  }
+
+  #wakeWriters(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const fn of waiters) fn();
+  }
+
+  protected _closeWrite(): Promise<void> {
+    const socket = this.native;
+    if (socket.destroyed || socket.writableEnded) return Promise.resolve();
+    return new Promise<void>((resolve) => socket.end(() => resolve()));
+  }
+
+  protected _close(): void {
+    const socket = this.native;
+    this.#queue.clear();
+    if (socket.destroyed) return;
+    if (socket.writableLength === 0) {
+      socket.destroy();
+      return;
+    }
+    // Let what node:net still buffers reach the kernel, then close for good.
+    socket.once("finish", () => socket.destroy());
+    if (!socket.writableEnded) socket.end();
+  }
+
+  setNoDelay(noDelay = true): void {
+    this.native.setNoDelay(noDelay);
+  }
+
+  setKeepAlive(keepAlive = true, delayMs = 0): void {
+    this.native.setKeepAlive(keepAlive, delayMs);
+  }
+}
+
+/** A {@linkcode Listener} over a `net.Server`. */
+export class NodeListener extends BaseListener {
+  readonly addr: Addr;
+  readonly native: net.Server;
+  #fd: number | undefined;
+
+  constructor(server: net.Server, addr: Addr, bound: number, fd: number | undefined) {
+    super(bound);
+    this.native = server;
+    this.addr = addr;
+    this.#fd = fd;
+    const unix: [string, string] | undefined = addr.transport === "unix"
+      ? [addr.path, ""]
+      : undefined;
+    server.on("connection", (socket: net.Socket) => this._deliver(new NodeConn(socket, unix)));
+    // Errors after listening (EMFILE on accept) go to the oldest waiting accept().
+    server.on("error", (err: Error) => this._fail(err));
+  }
+
+  get fd(): number | undefined {
+    // Deno's node:net has no `_handle.fd` (and `fdForIpc()` leaks a dup per call).
+    this.#fd ??= handleFd((this.native as unknown as { _handle?: unknown })._handle) ??
+      procListenerFd(this.addr);
+    return this.#fd;
+  }
+
+  protected _close(): void {
+    // server.close()'s callback waits for every connection; the listening
+    // socket itself is closed at once, which is all Listener.close() promises.
+    this.native.close();
+  }
+}
+
+/** Listens with node:net. `fd` listeners are served as they are (no bind). */
+export async function listenNodeNet(options: ListenOptions): Promise<Listener> {
+  const bound = checkBacklog(options.backlog);
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
+  let args: net.ListenOptions | { fd: number };
+  let what: string;
+  if ("fd" in options) {
+    args = { fd: options.fd };
+    what = `fd ${options.fd}`;
+  } else if ("path" in options) {
+    args = { path: options.path, backlog: bound };
+    what = options.path;
+  } else {
+    args = { host: options.hostname ?? "0.0.0.0", port: options.port ?? 0, backlog: bound };
+    what = `${args.host}:${args.port}`;
+  }
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => reject(mapError(err, `listen on ${what}`));
+    server.once("error", onError);
+    server.listen(args as net.ListenOptions, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+  const address = server.address();
+  let addr: Addr;
+  if (typeof address === "string") addr = { transport: "unix", path: address };
+  else if (address !== null && typeof address.port === "number") {
+    addr = tcpAddr(address.address, address.port);
+  } else addr = { transport: "unix", path: "path" in options ? options.path : "" };
+  return new NodeListener(server, addr, bound, "fd" in options ? options.fd : undefined);
+}
+
+/** Connects with node:net. */
+export function connectNodeNet(options: ConnectOptions): Promise<Conn> {
+  const signal = options.signal;
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  const isUnix = "path" in options;
+  const what = isUnix ? options.path : `${options.hostname ?? "127.0.0.1"}:${options.port}`;
+  return new Promise<Conn>((resolve, reject) => {
+    const socket = isUnix ? net.connect({ path: options.path, allowHalfOpen: true }) : net.connect({
+      host: options.hostname ?? "127.0.0.1",
+      port: options.port,
+      allowHalfOpen: true,
+    });
+    const onAbort = () => {
+      socket.destroy();
+      reject(signal!.reason);
+    };
+    const onError = (err: Error) => {
+      signal?.removeEventListener("abort", onAbort);
+      reject(mapError(err, `connect to ${what}`));
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    socket.once("error", onError);
+    socket.once("connect", () => {
+      signal?.removeEventListener("abort", onAbort);
+      socket.off("error", onError);
+      resolve(new NodeConn(socket, isUnix ? ["", options.path] : undefined));
+    });
+  });
+}

@@ -1,0 +1,269 @@
+// Runtime adapter for Bun: Bun.listen / Bun.connect, the fastest path.
+// `listen({ fd })` falls back to Bun's node:net, as the issue asks and because
+// `Bun.listen({ fd })` cannot tell its own address. Only src/runtime/ may
+// touch `Bun.*`.
+import { abortable } from "./_abortable.ts";
+import { BaseConn, type OpToken } from "./_base_conn.ts";
+import { BaseListener, checkBacklog } from "./_base_listener.ts";
+import { ChunkQueue } from "./_chunk_queue.ts";
+import { ClosedError } from "./errors.ts";
+import { mapError } from "./_map_error.ts";
+import { listenNodeNet } from "./_node_net.ts";
+import { validateConnect, validateListen } from "./_validate.ts";
+import type { Addr, Conn, ConnectOptions, Listener, ListenOptions, Runtime } from "./types.ts";
+
+// The few Bun types used here, declared locally so tsc needs no Bun types.
+interface BunSocketLike {
+  data: BunConn | undefined;
+  readonly fd?: number;
+  readonly localAddress?: string;
+  readonly localPort?: number;
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+  write(data: Uint8Array): number;
+  shutdown(halfClose?: boolean): void;
+  end(): void;
+  close?(): void;
+  pause(): void;
+  resume(): void;
+  setNoDelay(noDelay?: boolean): boolean;
+  setKeepAlive(enable?: boolean, initialDelay?: number): boolean;
+}
+interface BunHandlers {
+  open(s: BunSocketLike): void;
+  data(s: BunSocketLike, chunk: Uint8Array): void;
+  end(s: BunSocketLike): void;
+  close(s: BunSocketLike, err?: Error): void;
+  drain(s: BunSocketLike): void;
+  error(s: BunSocketLike, err: Error): void;
+}
+interface BunListenerLike {
+  readonly hostname?: string;
+  readonly port?: number;
+  readonly unix?: string;
+  readonly fd?: number;
+  stop(closeActiveConnections?: boolean): void;
+}
+interface BunNs {
+  listen(
+    options: ({ hostname: string; port: number } | { unix: string }) & {
+      allowHalfOpen: boolean;
+      socket: BunHandlers;
+    },
+  ): BunListenerLike;
+  connect(
+    options: ({ hostname: string; port: number } | { unix: string }) & {
+      allowHalfOpen: boolean;
+      socket: BunHandlers;
+    },
+  ): Promise<BunSocketLike>;
+}
+
+function bun(): BunNs {
+  return (globalThis as unknown as { Bun: BunNs }).Bun;
+}
+
+/** A {@linkcode Conn} over a Bun `Socket`. */
+export class BunConn extends BaseConn {
+  readonly localAddr: Addr;
+  readonly remoteAddr: Addr;
+  readonly native: BunSocketLike;
+  readonly #queue: ChunkQueue;
+  #drainWaiters: (() => void)[] = [];
+  #error: Error | null = null;
+  #gone = false;
+
+  constructor(socket: BunSocketLike, unix?: [local: string, remote: string]) {
+    super();
+    this.native = socket;
+    if (unix !== undefined) {
+      this.localAddr = { transport: "unix", path: unix[0] };
+      this.remoteAddr = { transport: "unix", path: unix[1] };
+    } else {
+      this.localAddr = {
+        transport: "tcp",
+        hostname: socket.localAddress ?? "",
+        port: socket.localPort ?? 0,
+      };
+      this.remoteAddr = {
+        transport: "tcp",
+        hostname: socket.remoteAddress ?? "",
+        port: socket.remotePort ?? 0,
+      };
+    }
+    socket.data = this;
+    // Not read until the first read(): the data waits in the kernel.
+    socket.pause();
+    this.#queue = new ChunkQueue(() => socket.pause(), () => socket.resume());
+  }
+
+  get fd(): number | undefined {
+    const fd = this.native.fd;
+    return typeof fd === "number" && fd >= 0 ? fd : undefined;
+  }
+
+  /** @internal Bun's `data` handler. */
+  onData(chunk: Uint8Array): void {
+    this.#queue.push(chunk);
+  }
+
+  /** @internal Bun's `end` handler. */
+  onEnd(): void {
+    this.#queue.end();
+  }
+
+  /** @internal Bun's `drain` handler. */
+  onDrain(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const fn of waiters) fn();
+  }
+
+  /** @internal Bun's `error` handler. */
+  onError(err: Error): void {
+    this.#error ??= mapError(err, "use the connection");
+    this.#queue.fail(this.#error);
+    this.onDrain();
+  }
+
+  /** @internal Bun's `close` handler. */
+  onClose(err?: Error): void {
+    this.#gone = true;
+    if (err !== undefined && err !== null) this.onError(err);
+    // Bun reports a peer's FIN on a half-closed socket as close, not end.
+    this.#queue.end();
+    this.onDrain();
+    this._released();
+  }
+
+  protected _read(buf: Uint8Array, token: OpToken): Promise<number | null> {
+    return this.#queue.read(buf, token);
+  }
+
+  protected async _write(bytes: Uint8Array, token: OpToken): Promise<void> {
+    // Bun writes partially and keeps nothing: keep the rest, wait for drain.
+    let off = 0;
+    while (true) {
+      if (this.#error !== null) throw this.#error;
+      if (this.#gone) throw new ClosedError("Cannot write: the connection is closed");
+      const n = this.native.write(off === 0 ? bytes : bytes.subarray(off));
+      if (n < 0) throw new ClosedError("Cannot write: the connection is closed");
+      off += n;
+      if (off >= bytes.byteLength || token.cancelled) return;
+      await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+      if (token.cancelled) return;
+    }
+  }
+
+  protected _closeWrite(): Promise<void> {
+    if (!this.#gone) this.native.shutdown();
+    return Promise.resolve();
+  }
+
+  protected _close(): void {
+    this.#queue.clear();
+    if (this.#gone) return;
+    if (typeof this.native.close === "function") this.native.close();
+    else this.native.end();
+  }
+
+  setNoDelay(noDelay = true): void {
+    this.native.setNoDelay(noDelay);
+  }
+
+  setKeepAlive(keepAlive = true, delayMs = 0): void {
+    this.native.setKeepAlive(keepAlive, delayMs);
+  }
+}
+
+function handlers(onOpen: (s: BunSocketLike) => void): BunHandlers {
+  return {
+    open: onOpen,
+    data: (s, chunk) => s.data?.onData(chunk),
+    end: (s) => s.data?.onEnd(),
+    close: (s, err) => s.data?.onClose(err),
+    drain: (s) => s.data?.onDrain(),
+    error: (s, err) => s.data?.onError(err),
+  };
+}
+
+/** A {@linkcode Listener} over `Bun.listen`, which accepts eagerly: accepted conns wait, unread, in a bounded queue. */
+export class BunListener extends BaseListener {
+  readonly addr: Addr;
+  readonly native: BunListenerLike;
+  readonly #unix: [string, string] | undefined;
+
+  constructor(native: BunListenerLike, unixPath: string | undefined, bound: number) {
+    super(bound);
+    this.native = native;
+    this.#unix = unixPath === undefined ? undefined : [unixPath, ""];
+    this.addr = unixPath !== undefined
+      ? { transport: "unix", path: unixPath }
+      : { transport: "tcp", hostname: native.hostname ?? "", port: native.port ?? 0 };
+  }
+
+  /** @internal Bun's `open` handler for accepted sockets. */
+  onOpen(socket: BunSocketLike): void {
+    this._deliver(new BunConn(socket, this.#unix));
+  }
+
+  get fd(): number | undefined {
+    const fd = this.native.fd;
+    return typeof fd === "number" && fd >= 0 ? fd : undefined;
+  }
+
+  protected _close(): void {
+    this.native.stop(false);
+  }
+}
+
+/** The Bun adapter. */
+export const bunRuntime: Runtime = {
+  name: "bun",
+  async listen(options: ListenOptions): Promise<Listener> {
+    validateListen(options);
+    const bound = checkBacklog(options.backlog);
+    if ("fd" in options) return await listenNodeNet(options);
+    const what = "path" in options
+      ? options.path
+      : `${options.hostname ?? "0.0.0.0"}:${options.port ?? 0}`;
+    try {
+      // Bun has no backlog option (always 512); the adapter's queue is bounded by `backlog`.
+      // Bun calls `open` from its event loop, never before listen() returns.
+      const box: { listener?: BunListener } = {};
+      const socket = handlers((s) => box.listener!.onOpen(s));
+      const native = "path" in options
+        ? bun().listen({ unix: options.path, allowHalfOpen: true, socket })
+        : bun().listen({
+          hostname: options.hostname ?? "0.0.0.0",
+          port: options.port ?? 0,
+          allowHalfOpen: true,
+          socket,
+        });
+      box.listener = new BunListener(native, "path" in options ? options.path : undefined, bound);
+      return box.listener;
+    } catch (err) {
+      throw mapError(err, `listen on ${what}`);
+    }
+  },
+  async connect(options: ConnectOptions): Promise<Conn> {
+    validateConnect(options);
+    options.signal?.throwIfAborted();
+    const isUnix = "path" in options;
+    const what = isUnix ? options.path : `${options.hostname ?? "127.0.0.1"}:${options.port}`;
+    const unix: [string, string] | undefined = isUnix ? ["", options.path] : undefined;
+    const h = handlers((s) => {
+      s.data = new BunConn(s, unix);
+    });
+    const target = isUnix
+      ? { unix: options.path }
+      : { hostname: options.hostname ?? "127.0.0.1", port: options.port };
+    const pending = bun().connect({ ...target, allowHalfOpen: true, socket: h }).then(
+      (s) => s.data ?? new BunConn(s, unix),
+      (err) => {
+        throw mapError(err, `connect to ${what}`);
+      },
+    );
+    return await abortable(pending, options.signal);
+  },
+};

@@ -1,0 +1,218 @@
+// Test harness shared by every suite: one `test()` that runs under deno test
+// (with Deno's op and resource sanitizers on), bun test and node --test, plus
+// a leak check on netkit's own resource counts, fixtures and small helpers.
+// Tests are not library code: this file may look at the runtime it runs on.
+import { test as nodeTest } from "node:test";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { openResources, type ResourceCounts, runtime } from "../src/runtime/mod.ts";
+
+/** No test may run longer than this: a hang fails instead of stalling CI. */
+const TEST_LIMIT_MS = 60_000;
+
+/** Options of a test. */
+export interface TestOptions {
+  /** Skip the test, saying why (the reason must name the runtime). */
+  skip?: string | false;
+  /** Turn Deno's op sanitizer off for this test, saying why. */
+  noOpSanitizer?: string;
+}
+
+interface DenoTestApi {
+  test(def: {
+    name: string;
+    fn: () => Promise<void>;
+    ignore?: boolean;
+    sanitizeOps?: boolean;
+    sanitizeResources?: boolean;
+  }): void;
+  execPath(): string;
+}
+
+const denoApi = (globalThis as { Deno?: DenoTestApi }).Deno;
+
+async function settled(before: ResourceCounts): Promise<ResourceCounts> {
+  // Closing is asynchronous on node:net and Bun: give it a few turns.
+  let now = openResources();
+  for (let i = 0; i < 200 && (now.conns > before.conns || now.listeners > before.listeners); i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    now = openResources();
+  }
+  return now;
+}
+
+/** Registers a test that must close every listener and conn it opened. */
+export function test(
+  name: string,
+  fn: () => Promise<void> | void,
+  options: TestOptions = {},
+): void {
+  const body = async () => {
+    const before = openResources();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`Test ran over ${TEST_LIMIT_MS} ms`)),
+        TEST_LIMIT_MS,
+      );
+    });
+    try {
+      await Promise.race([fn(), limit]);
+    } finally {
+      clearTimeout(timer);
+    }
+    const after = await settled(before);
+    if (after.conns !== before.conns || after.listeners !== before.listeners) {
+      throw new Error(
+        `Leak: ${after.listeners - before.listeners} listener(s) and ${
+          after.conns - before.conns
+        } conn(s) left open`,
+      );
+    }
+  };
+  if (denoApi !== undefined) {
+    denoApi.test({
+      name,
+      fn: body,
+      ignore: Boolean(options.skip),
+      sanitizeOps: options.noOpSanitizer === undefined,
+      sanitizeResources: true,
+    });
+  } else if (options.skip) {
+    nodeTest(name, { skip: options.skip }, body);
+  } else {
+    nodeTest(name, body);
+  }
+}
+
+/** The adapters this runtime can run: its own, and node:net where that differs. */
+export const adapters: ("deno" | "bun" | "node")[] = runtime.name === "node"
+  ? ["node"]
+  : [runtime.name, "node"];
+
+/** The port of a TCP listener. */
+export function portOf(listener: { addr: { transport: string; port?: number } }): number {
+  const addr = listener.addr;
+  if (addr.transport !== "tcp" || addr.port === undefined) throw new Error("not a TCP listener");
+  return addr.port;
+}
+
+/** Resolves after `ms` milliseconds. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Reads until EOF; returns all bytes. */
+export async function readAll(
+  conn: { read(b: Uint8Array): Promise<number | null> },
+): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  const buf = new Uint8Array(64 * 1024);
+  while (true) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    parts.push(buf.slice(0, n));
+    total += n;
+  }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.byteLength;
+  }
+  return out;
+}
+
+/** Reads exactly `n` bytes (rejects on early EOF). */
+export async function readExactly(
+  conn: { read(b: Uint8Array): Promise<number | null> },
+  n: number,
+): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let off = 0;
+  while (off < n) {
+    const got = await conn.read(out.subarray(off));
+    if (got === null) throw new Error(`EOF after ${off} of ${n} bytes`);
+    off += got;
+  }
+  return out;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+/** UTF-8 encode. */
+export function bytes(s: string): Uint8Array {
+  return enc.encode(s);
+}
+/** UTF-8 decode. */
+export function text(b: Uint8Array): string {
+  return dec.decode(b);
+}
+
+/** The path of a fixture program, as built for the runtime running the tests. */
+export function fixture(name: string): string {
+  const ext = import.meta.url.endsWith(".js") ? ".js" : ".ts";
+  return fileURLToPath(new URL(`./fixtures/${name}${ext}`, import.meta.url));
+}
+
+/** The command that runs a script on this runtime (the real binary, no wrapper). */
+export function runtimeCommand(script: string): [string, string[]] {
+  if (denoApi !== undefined) return [denoApi.execPath(), ["run", "-A", script]];
+  return [process.execPath, [script]];
+}
+
+/** A child process started from a fixture. */
+export interface Child {
+  pid: number;
+  /** Resolves with the first stdout line that matches. */
+  line(match: RegExp): Promise<string>;
+  /** Resolves with the exit code once the child has exited. */
+  exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Starts a fixture with extra fds from 3 on (`fds[i]` becomes fd 3 + i). */
+export function startFixture(
+  name: string,
+  args: string[] = [],
+  fds: number[] = [],
+  env?: Record<string, string>,
+): Child {
+  const [cmd, base] = runtimeCommand(fixture(name));
+  const child = spawn(cmd, [...base, ...args], {
+    stdio: ["ignore", "pipe", "inherit", ...fds],
+    env: { ...process.env, ...env },
+  });
+  let out = "";
+  const watchers: { match: RegExp; resolve: (s: string) => void }[] = [];
+  child.stdout!.setEncoding("utf8");
+  child.stdout!.on("data", (chunk: string) => {
+    out += chunk;
+    for (const line of out.split("\n")) {
+      for (const w of [...watchers]) {
+        if (w.match.test(line)) {
+          watchers.splice(watchers.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
+    }
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code))
+  );
+  return {
+    pid: child.pid!,
+    line: (match) =>
+      new Promise((resolve, reject) => {
+        watchers.push({ match, resolve });
+        exited.then((code) =>
+          reject(new Error(`fixture ${name} exited (${code}) before ${match}`))
+        );
+      }),
+    exited,
+    kill: (signal = "SIGTERM") => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+}

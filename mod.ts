@@ -15,3 +15,4 @@
  * @module
  */
 export * from "./src/runtime/mod.ts";
+export * from "./src/chan/mod.ts";

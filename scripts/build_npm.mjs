@@ -43,7 +43,12 @@ const tsconfig = {
     sourceMap: false,
     removeComments: false,
   },
-  include: [join(root, "mod.ts"), join(root, "src/**/*.ts"), join(root, "tests/**/*.ts")],
+  include: [
+    join(root, "mod.ts"),
+    join(root, "src/**/*.ts"),
+    join(root, "tests/**/*.ts"),
+    join(root, "bench/**/*.ts"),
+  ],
 };
 writeFileSync(join(out, "tsconfig.json"), JSON.stringify(tsconfig, null, 2));
 const tsc = join(root, "scripts/node_modules/typescript/bin/tsc");

@@ -13,6 +13,13 @@ import type { Addr, Conn, Deadline } from "./types.ts";
  */
 export interface OpToken {
   cancelled: boolean;
+  /**
+   * Set by a subclass whose read settles its own promise: failing it
+   * rejects that promise at once (deadline, close), so no wrapper is needed.
+   */
+  fail?: Fail;
+  /** Set by the base: the subclass calls it once its own promise settles. */
+  settled?: () => void;
 }
 
 function noop(): void {}
@@ -41,8 +48,22 @@ export abstract class BaseConn implements Conn {
 
   /** Reads into `buf`; resolves with the count or `null` at EOF. */
   protected abstract _read(buf: Uint8Array, token: OpToken): Promise<number | null>;
-  /** Writes all of `bytes`, waiting for the runtime to take them. */
+  /**
+   * Writes all of `bytes` (possibly none, after a partial `_tryWrite`),
+   * then waits until the runtime can take more.
+   */
   protected abstract _write(bytes: Uint8Array, token: OpToken): Promise<void>;
+  /**
+   * Hands `bytes` to the runtime now, if it can: returns how many it took,
+   * or -1 if this runtime has no synchronous write (then `_write` does all).
+   */
+  protected _tryWrite(_bytes: Uint8Array): number {
+    return -1;
+  }
+  /** Whether the runtime can take more bytes now (no drain to wait for). */
+  protected _writable(): boolean {
+    return true;
+  }
   /** Sends FIN. */
   protected abstract _closeWrite(): Promise<void>;
   /** Closes the native socket; must end in `_released()` once it is gone. */
@@ -68,9 +89,16 @@ export abstract class BaseConn implements Conn {
     if (this.#closeCalled) {
       return Promise.reject(new ClosedError("Cannot read: the connection is closed"));
     }
-    if (this.#readClock.expired) return Promise.reject(this.#readClock.error());
+    const clock = this.#readClock;
+    if (clock.expired) return Promise.reject(clock.error());
     const token: OpToken = { cancelled: false };
-    return this.#guard(this.#readClock, token, this._read(buf, token), "read");
+    const inner = this._read(buf, token);
+    const fail = token.fail;
+    if (fail === undefined) return this.#guard(clock, token, inner, "read");
+    // The subclass settles `inner` itself and can be failed directly.
+    clock.add(fail);
+    token.settled = () => clock.delete(fail);
+    return inner;
   }
 
   write(bytes: Uint8Array): Promise<number> {
@@ -81,18 +109,25 @@ export abstract class BaseConn implements Conn {
       return Promise.reject(new ClosedError("Cannot write: the connection is closed"));
     }
     if (this.#writeClock.expired) return Promise.reject(this.#writeClock.error());
-    if (bytes.byteLength === 0) return Promise.resolve(0);
+    const n = bytes.byteLength;
+    if (n === 0) return Promise.resolve(0);
     const token: OpToken = { cancelled: false };
     const prev = this.#writeTail;
+    let rest = bytes;
+    if (prev === null) {
+      // Fast path: the runtime takes the bytes at once.
+      const taken = this._tryWrite(bytes);
+      if (taken === n && this._writable()) return Promise.resolve(n);
+      if (taken >= 0) rest = bytes.subarray(taken);
+    }
     const inner = prev === null
-      ? this._write(bytes, token)
-      : prev.then(() => (token.cancelled ? undefined : this._write(bytes, token)));
+      ? this._write(rest, token)
+      : prev.then(() => (token.cancelled ? undefined : this._write(rest, token)));
     const tail = inner.then(noop, noop);
     this.#writeTail = tail;
     tail.then(() => {
       if (this.#writeTail === tail) this.#writeTail = null;
     });
-    const n = bytes.byteLength;
     return this.#guard(this.#writeClock, token, inner, "write").then(() => n);
   }
 
@@ -109,8 +144,8 @@ export abstract class BaseConn implements Conn {
   close(): void {
     if (this.#closeCalled) return;
     this.#closeCalled = true;
-    this.#readClock.failAll(new ClosedError("Cannot read: the connection is closed"));
-    this.#writeClock.failAll(new ClosedError("Cannot write: the connection is closed"));
+    this.#readClock.failAll(() => new ClosedError("Cannot read: the connection is closed"));
+    this.#writeClock.failAll(() => new ClosedError("Cannot write: the connection is closed"));
     this._close();
   }
 

@@ -15,7 +15,7 @@ export class ChunkQueue {
   #size = 0;
   #flowing = false;
   #eof = false;
-  #error: Error | null = null;
+  #error: Error | (() => Error) | null = null;
   #wake: (() => void)[] = [];
 
   constructor(pause: () => void, resume: () => void) {
@@ -51,8 +51,12 @@ export class ChunkQueue {
     this.#notify();
   }
 
-  /** The socket failed or closed; reads after the buffered data reject with `err`. */
-  fail(err: Error): void {
+  /**
+   * The socket failed or closed; reads after the buffered data reject with
+   * `err` (a function makes the error only when a read needs it: stack
+   * traces are costly and most conns close with nobody reading).
+   */
+  fail(err: Error | (() => Error)): void {
     if (this.#error === null && !this.#eof) this.#error = err;
     this.#notify();
   }
@@ -69,11 +73,22 @@ export class ChunkQueue {
     const n = this.#take(buf);
     if (n !== undefined) return n instanceof Error ? Promise.reject(n) : Promise.resolve(n);
     return new Promise<number | null>((resolve, reject) => {
+      // Settles its own promise; `token.fail` lets a deadline or close reject it.
+      token.fail = (err) => {
+        if (token.cancelled) return;
+        token.cancelled = true;
+        reject(err);
+      };
       const retry = () => {
         if (token.cancelled) return; // the caller was answered: leave the data queued
         const n = this.#take(buf);
-        if (n === undefined) this.#wake.push(retry);
-        else if (n instanceof Error) reject(n);
+        if (n === undefined) {
+          this.#wake.push(retry);
+          return;
+        }
+        token.cancelled = true; // settled: a later fail() is a no-op
+        token.settled?.();
+        if (n instanceof Error) reject(n);
         else resolve(n);
       };
       this.#wake.push(retry);
@@ -90,7 +105,10 @@ export class ChunkQueue {
   /** Copies what is there; `undefined` means "wait". */
   #take(buf: Uint8Array): number | null | Error | undefined {
     if (this.#size === 0) {
-      if (this.#error !== null) return this.#error;
+      if (this.#error !== null) {
+        if (typeof this.#error === "function") this.#error = this.#error();
+        return this.#error;
+      }
       if (this.#eof) return null;
       if (!this.#flowing) {
         this.#flowing = true;

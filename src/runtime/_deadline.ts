@@ -66,8 +66,13 @@ export class DeadlineClock {
     if (this.#pending.size === 0) this.#disarm();
   }
 
-  /** Fails every waiting operation with `err` (used by close). */
-  failAll(err: Error): void {
+  /** Fails every waiting operation with the error `make` returns (made only if one waits). */
+  failAll(make: () => Error): void {
+    if (this.#pending.size === 0) {
+      this.#disarm();
+      return;
+    }
+    const err = make();
     const all = [...this.#pending];
     this.#pending.clear();
     this.#disarm();
@@ -86,7 +91,7 @@ export class DeadlineClock {
     if (this.#at === null || this.#pending.size === 0) return;
     const wait = this.#at - Date.now();
     if (wait <= 0) {
-      this.failAll(this.error());
+      this.failAll(() => this.error());
       return;
     }
     // Timers may fire a little early; re-check and re-arm until the time has come.

@@ -20,6 +20,10 @@ function tcpAddr(hostname: string | undefined, port: number | undefined): Addr {
   return { transport: "tcp", hostname: hostname ?? "", port: port ?? 0 };
 }
 
+function closedForRead(): Error {
+  return new ClosedError("Cannot read: the connection is closed");
+}
+
 /** A {@linkcode Conn} over a `net.Socket`. */
 export class NodeConn extends BaseConn {
   readonly localAddr: Addr;
@@ -27,7 +31,15 @@ export class NodeConn extends BaseConn {
   readonly native: net.Socket;
   readonly #queue: ChunkQueue;
   #drainWaiters: (() => void)[] = [];
-  #error: Error | null = null;
+  #rawError: Error | null = null;
+  #mapped: Error | null = null;
+
+  /** The socket's error as a netkit error, made on first use. */
+  #failure(): Error | null {
+    if (this.#rawError === null) return null;
+    this.#mapped ??= mapError(this.#rawError, "use the connection");
+    return this.#mapped;
+  }
 
   /** `unix` gives the local and remote paths of a Unix socket. */
   constructor(socket: net.Socket, unix?: [local: string, remote: string]) {
@@ -46,12 +58,12 @@ export class NodeConn extends BaseConn {
     socket.on("end", () => this.#queue.end());
     socket.on("drain", () => this.#wakeWriters());
     socket.on("error", (err: Error) => {
-      this.#error = mapError(err, "use the connection");
-      this.#queue.fail(this.#error);
+      this.#rawError = err;
+      this.#queue.fail(() => this.#failure()!);
       this.#wakeWriters();
     });
     socket.on("close", () => {
-      this.#queue.fail(new ClosedError("Cannot read: the connection is closed"));
+      this.#queue.fail(closedForRead);
       this.#wakeWriters();
       this._released();
     });
@@ -66,16 +78,31 @@ export class NodeConn extends BaseConn {
     return this.#queue.read(buf, token);
   }
 
+  protected override _tryWrite(bytes: Uint8Array): number {
+    const socket = this.native;
+    if (this.#rawError !== null || socket.destroyed || !socket.writable) return -1;
+    // node:net takes every byte (buffering in JS); backpressure is the drain wait.
+    socket.write(bytes);
+    return bytes.byteLength;
+  }
+
+  protected override _writable(): boolean {
+    return !this.native.writableNeedDrain;
+  }
+
   protected _write(bytes: Uint8Array, token: OpToken): Promise<void> {
     const socket = this.native;
-    if (this.#error !== null) return Promise.reject(this.#error);
-    if (socket.destroyed || !socket.writable) {
+    const failure = this.#failure();
+    if (failure !== null) return Promise.reject(failure);
+    if (socket.destroyed || (bytes.byteLength > 0 && !socket.writable)) {
       return Promise.reject(new ClosedError("Cannot write: the connection is closed"));
     }
-    if (socket.write(bytes)) return Promise.resolve();
+    if (bytes.byteLength > 0) socket.write(bytes);
+    if (!socket.writableNeedDrain) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const check = () => {
-        if (this.#error !== null) reject(this.#error);
+        const failure = this.#failure();
+        if (failure !== null) reject(failure);
         else if (socket.destroyed) {
           reject(new ClosedError("Cannot write: the connection is closed"));
         } else if (token.cancelled || socket.writableLength < socket.writableHighWaterMark) {
@@ -101,6 +128,7 @@ export class NodeConn extends BaseConn {
   protected _close(): void {
     const socket = this.native;
     this.#queue.clear();
+    this.#queue.fail(closedForRead);
     if (socket.destroyed) return;
     if (socket.writableLength === 0) {
       socket.destroy();

@@ -70,7 +70,8 @@ export class BunConn extends BaseConn {
   readonly native: BunSocketLike;
   readonly #queue: ChunkQueue;
   #drainWaiters: (() => void)[] = [];
-  #error: Error | null = null;
+  #rawError: Error | null = null;
+  #mapped: Error | null = null;
   #gone = false;
 
   constructor(socket: BunSocketLike, unix?: [local: string, remote: string]) {
@@ -121,9 +122,16 @@ export class BunConn extends BaseConn {
 
   /** @internal Bun's `error` handler. */
   onError(err: Error): void {
-    this.#error ??= mapError(err, "use the connection");
-    this.#queue.fail(this.#error);
+    this.#rawError ??= err;
+    this.#queue.fail(() => this.#failure()!);
     this.onDrain();
+  }
+
+  /** The socket's error as a netkit error, made on first use. */
+  #failure(): Error | null {
+    if (this.#rawError === null) return null;
+    this.#mapped ??= mapError(this.#rawError, "use the connection");
+    return this.#mapped;
   }
 
   /** @internal Bun's `close` handler. */
@@ -140,11 +148,18 @@ export class BunConn extends BaseConn {
     return this.#queue.read(buf, token);
   }
 
+  protected override _tryWrite(bytes: Uint8Array): number {
+    if (this.#rawError !== null || this.#gone) return -1;
+    const n = this.native.write(bytes);
+    return n < 0 ? -1 : n;
+  }
+
   protected async _write(bytes: Uint8Array, token: OpToken): Promise<void> {
     // Bun writes partially and keeps nothing: keep the rest, wait for drain.
     let off = 0;
-    while (true) {
-      if (this.#error !== null) throw this.#error;
+    while (off < bytes.byteLength) {
+      const failure = this.#failure();
+      if (failure !== null) throw failure;
       if (this.#gone) throw new ClosedError("Cannot write: the connection is closed");
       const n = this.native.write(off === 0 ? bytes : bytes.subarray(off));
       if (n < 0) throw new ClosedError("Cannot write: the connection is closed");
@@ -162,6 +177,7 @@ export class BunConn extends BaseConn {
 
   protected _close(): void {
     this.#queue.clear();
+    this.#queue.fail(() => new ClosedError("Cannot read: the connection is closed"));
     if (this.#gone) return;
     if (typeof this.native.close === "function") this.native.close();
     else this.native.end();

@@ -1,0 +1,88 @@
+export {};
+// Load client for bench/runtime_bench.ts, always run on Bun (its native
+// client is the fastest here, so the server under test is the bottleneck).
+//   bun bench/_load_client.ts echo   <port> <conns> <seconds>  → "RESULT <msgs/s>"
+//   bun bench/_load_client.ts accept <port> <loops> <seconds>  → "RESULT <conns/s>"
+// Not library code: it may use Bun.* directly.
+// deno-lint-ignore-file no-explicit-any
+const B = (globalThis as any).Bun;
+const [mode, portArg, nArg, secArg] = (globalThis as any).process.argv.slice(2);
+const port = Number(portArg);
+const n = Number(nArg);
+const ms = Number(secArg) * 1000;
+const warmupMs = 500;
+
+async function echo(): Promise<number> {
+  const msg = new Uint8Array(64).fill(97);
+  let count = 0;
+  let counting = false;
+  let stop = false;
+  const sockets: any[] = [];
+  await Promise.all(Array.from({ length: n }, async () => {
+    let got = 0;
+    const s = await B.connect({
+      hostname: "127.0.0.1",
+      port,
+      socket: {
+        data(sock: any, d: Uint8Array) {
+          got += d.length;
+          while (got >= 64) {
+            got -= 64;
+            if (counting) count++;
+            if (!stop) sock.write(msg);
+          }
+        },
+        error() {},
+        close() {},
+      },
+    });
+    s.setNoDelay(true);
+    sockets.push(s);
+  }));
+  for (const s of sockets) s.write(msg);
+  await B.sleep(warmupMs);
+  counting = true;
+  await B.sleep(ms);
+  counting = false;
+  stop = true;
+  for (const s of sockets) s.terminate();
+  return count / (ms / 1000);
+}
+
+async function accept(): Promise<number> {
+  let count = 0;
+  const end = Date.now() + ms;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      B.connect({
+        hostname: "127.0.0.1",
+        port,
+        socket: {
+          open(s: any) {
+            s.write("x");
+          },
+          data(s: any) {
+            count++;
+            s.terminate(); // RST: no TIME_WAIT pile-up
+            resolve();
+          },
+          error() {
+            resolve();
+          },
+          connectError() {
+            resolve();
+          },
+          close() {
+            resolve();
+          },
+        },
+      }).catch(() => resolve());
+    });
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (Date.now() < end) await one();
+  }));
+  return count / (ms / 1000);
+}
+
+const result = mode === "echo" ? await echo() : await accept();
+console.log(`RESULT ${Math.round(result)}`);

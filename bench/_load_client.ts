@@ -1,10 +1,10 @@
-export {};
 // Load client for bench/runtime_bench.ts, always run on Bun (its native
 // client is the fastest here, so the server under test is the bottleneck).
 //   bun bench/_load_client.ts echo   <port> <conns> <seconds>  → "RESULT <msgs/s>"
 //   bun bench/_load_client.ts accept <port> <loops> <seconds>  → "RESULT <conns/s>"
 // Not library code: it may use Bun.* directly.
 // deno-lint-ignore-file no-explicit-any
+export {};
 const B = (globalThis as any).Bun;
 const [mode, portArg, nArg, secArg] = (globalThis as any).process.argv.slice(2);
 const port = Number(portArg);

@@ -48,6 +48,7 @@ const tsconfig = {
     join(root, "src/**/*.ts"),
     join(root, "tests/**/*.ts"),
     join(root, "bench/**/*.ts"),
+    join(root, "scripts/**/*.ts"),
   ],
 };
 writeFileSync(join(out, "tsconfig.json"), JSON.stringify(tsconfig, null, 2));

@@ -37,7 +37,7 @@ test_files=$(ls tests/*_test.ts)
 echo "== static checks"
 gate "deno fmt --check" "$bin/deno" fmt --check
 gate "deno lint" "$bin/deno" lint
-gate "deno check" "$bin/deno" check mod.ts $entries tests/ bench/
+gate "deno check" "$bin/deno" check mod.ts $entries tests/ bench/ scripts/
 # shellcheck disable=SC2086
 gate "deno doc --lint" "$bin/deno" doc --lint $entries
 gate "deno publish --dry-run" "$bin/deno" publish --dry-run --allow-dirty

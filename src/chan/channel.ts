@@ -1,16 +1,18 @@
 /**
  * The in-process channel: Go's `chan T` for promises.
  *
- * Internals, in one place so that {@linkcode select} can take part in a
- * channel's wait queues: a ring buffer of values, and two doubly linked FIFO
- * queues of waiters (pending senders, pending receivers). A waiter is
- * unlinked in O(1) when it is served, aborted, or when a sibling case of its
- * select wins. Invariant: a value is handed over synchronously, in one
- * turn of the event loop, so no value is lost or delivered twice.
+ * Internals: a ring buffer of values, and two doubly linked FIFO queues of
+ * waiters (pending senders, pending receivers, see `_wait_queue.ts`), which
+ * {@linkcode select} and the networked channels join through
+ * `channelHooks`. A waiter is unlinked in O(1) when it is served, aborted,
+ * or when a sibling case of its select wins. Invariant: a value is handed
+ * over synchronously, in one turn of the event loop, so no value is lost or
+ * delivered twice.
  *
  * @module
  */
 import { ChannelClosedError } from "./errors.ts";
+import { channelHooks, checkSignal, NONE, unlink, type Waiter, WaitQueue } from "./_wait_queue.ts";
 
 /**
  * What {@linkcode Channel.tryReceive} returns: a value (`"ok"`), nothing ready
@@ -32,105 +34,6 @@ export interface ChannelWaitOptions {
    * rejects at once, even when the operation could complete.
    */
   signal?: AbortSignal;
-}
-
-// ---------------------------------------------------------------------------
-// Internal: wait queues. Not re-exported by mod.ts.
-
-/**
- * Internal: a pending send or receive, linked into one channel's wait queue.
- * The channel unlinks the waiter before it calls `complete` or `fail`.
- */
-export interface Waiter<T> {
-  /** Previous waiter in the queue. */
-  prev: Waiter<T> | null;
-  /** Next waiter in the queue. */
-  next: Waiter<T> | null;
-  /** The queue the waiter is linked into, or `null`. */
-  queue: WaitQueue<T> | null;
-  /** A sender's value (unused by receivers). */
-  value: T;
-  /** A receiver got `value`, or a sender's value was taken (`value` unused). */
-  complete(value: T): void;
-  /** The channel closed while the waiter waited. */
-  fail(): void;
-}
-
-/** Internal: a FIFO of waiters with O(1) push, shift and removal. */
-export class WaitQueue<T> {
-  /** The first waiter. */
-  head: Waiter<T> | null = null;
-  /** The last waiter. */
-  tail: Waiter<T> | null = null;
-
-  /** Appends `w`. */
-  push(w: Waiter<T>): void {
-    w.queue = this;
-    w.prev = this.tail;
-    w.next = null;
-    if (this.tail === null) this.head = w;
-    else this.tail.next = w;
-    this.tail = w;
-  }
-
-  /** Removes and returns the first waiter, or `null`. */
-  shift(): Waiter<T> | null {
-    const w = this.head;
-    if (w !== null) this.remove(w);
-    return w;
-  }
-
-  /** Unlinks `w`; no-op when `w` is not in this queue. */
-  remove(w: Waiter<T>): void {
-    if (w.queue !== this) return;
-    if (w.prev === null) this.head = w.next;
-    else w.prev.next = w.next;
-    if (w.next === null) this.tail = w.prev;
-    else w.next.prev = w.prev;
-    w.prev = null;
-    w.next = null;
-    w.queue = null;
-  }
-}
-
-/** Internal: unlinks `w` from whatever queue it is in. */
-export function unlink<T>(w: Waiter<T>): void {
-  if (w.queue !== null) w.queue.remove(w);
-}
-
-/** Internal: what select needs to see of a channel. */
-export interface ChannelHooks {
-  /** Whether a receive would complete now (value, waiting sender, or closed). */
-  canReceive(ch: Channel<unknown>): boolean;
-  /** Whether a send on an open channel would complete now. */
-  canSend(ch: Channel<unknown>): boolean;
-  /** Queues a receive waiter (the channel must not be ready to receive). */
-  waitReceive<T>(ch: Channel<T>, w: Waiter<T>): void;
-  /** Queues a send waiter (the channel must be open and not ready to send). */
-  waitSend<T>(ch: Channel<T>, w: Waiter<T>): void;
-}
-
-/** Internal: filled in by {@linkcode Channel}'s static block. */
-export const channelHooks: ChannelHooks = {} as ChannelHooks;
-
-/** Internal: checks the options of a waiting call and returns its signal. */
-export function checkSignal(options: unknown, action: string): AbortSignal | undefined {
-  if (options === undefined) return undefined;
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`Cannot ${action}: options must be an object, received ${String(options)}`);
-  }
-  const signal = (options as { signal?: unknown }).signal;
-  if (signal === undefined) return undefined;
-  if (
-    signal === null || typeof signal !== "object" ||
-    typeof (signal as AbortSignal).addEventListener !== "function" ||
-    typeof (signal as AbortSignal).aborted !== "boolean"
-  ) {
-    throw new TypeError(
-      `Cannot ${action}: signal must be an AbortSignal, received ${String(signal)}`,
-    );
-  }
-  return signal as AbortSignal;
 }
 
 const EMPTY: unique symbol = Symbol("empty");
@@ -272,12 +175,22 @@ export class Channel<T> implements AsyncIterable<T>, AsyncDisposable {
   readonly #senders: WaitQueue<T> = new WaitQueue<T>();
   readonly #receivers: WaitQueue<T> = new WaitQueue<T>();
   #closed = false;
+  #onClose: Set<() => void> | null = null;
 
   static {
     channelHooks.canReceive = (ch) => ch.#len > 0 || ch.#senders.head !== null || ch.#closed;
     channelHooks.canSend = (ch) => ch.#receivers.head !== null || ch.#len < ch.#capacity;
+    channelHooks.hasValues = (ch) => ch.#len > 0 || ch.#senders.head !== null;
+    channelHooks.poll = (ch) => {
+      const value = ch.#poll();
+      return value === EMPTY || value === CLOSED ? NONE : value;
+    };
     channelHooks.waitReceive = (ch, w) => ch.#receivers.push(w);
     channelHooks.waitSend = (ch, w) => ch.#senders.push(w);
+    channelHooks.onClose = (ch, fn) => {
+      (ch.#onClose ??= new Set()).add(fn);
+      return () => ch.#onClose?.delete(fn);
+    };
   }
 
   /**
@@ -551,6 +464,11 @@ export class Channel<T> implements AsyncIterable<T>, AsyncDisposable {
     // Senders first: a select with a send case on this channel rejects.
     for (let w = this.#senders.shift(); w !== null; w = this.#senders.shift()) w.fail();
     for (let w = this.#receivers.shift(); w !== null; w = this.#receivers.shift()) w.fail();
+    const watchers = this.#onClose;
+    if (watchers !== null) {
+      this.#onClose = null;
+      for (const fn of watchers) fn();
+    }
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * Go-style channels: typed FIFO pipes between async tasks, with buffering,
- * backpressure, close, cancellation and `select`.
+ * backpressure, close, cancellation and `select`; and networked channels
+ * (Go's netchan) that carry them between processes.
  *
  * - {@linkcode Channel} is Go's `chan T`: `send` and `receive` wait like Go's
  *   `ch <- v` and `<-ch`; capacity 0 (the default) is a rendezvous.
@@ -10,6 +11,12 @@
  * - {@linkcode ChannelClosedError} is what Go reports as a panic (send on a
  *   closed channel) or as `ok == false` (receive from a closed, drained
  *   channel).
+ * - {@linkcode Exporter} publishes channels by name over the network and
+ *   {@linkcode Importer} binds local channels to them, in either
+ *   {@linkcode Dir}ection, with per-channel credit flow control, close
+ *   propagation, `drain`/`sync`, `hangup`, pluggable codecs
+ *   ({@linkcode Codec}) and Standard Schema validation. The wire protocol is
+ *   in `docs/protocol.md`.
  *
  * @example A worker pool with a quit channel
  * ```ts
@@ -56,4 +63,32 @@ export type {
   SelectSent,
   SendCase,
 } from "./select.ts";
-export { ChannelClosedError } from "./errors.ts";
+export {
+  ChannelClosedError,
+  ChanProtocolError,
+  ChanValueError,
+  ImportRefusedError,
+} from "./errors.ts";
+export type {
+  ChanProtocolErrorCode,
+  ChanValueIssue,
+  ChanValueStage,
+  ImportRefusedCode,
+} from "./errors.ts";
+export { Dir } from "./dir.ts";
+export { bytesCodec, jsonCodec } from "./codec.ts";
+export type { Codec, CodecOption } from "./codec.ts";
+export type {
+  StandardSchemaV1,
+  StandardSchemaV1Issue,
+  StandardSchemaV1Props,
+  StandardSchemaV1Result,
+} from "./standard_schema.ts";
+export type { ErrorStream } from "./error_stream.ts";
+export type { ChannelOptions, ConnectionOptions, WaitOptions } from "./options.ts";
+export { Exporter } from "./exporter.ts";
+export type { ExporterOptions, ExporterStats } from "./exporter.ts";
+export { Importer } from "./importer.ts";
+export type { ImporterConnectOptions, ImporterOptions, ImporterStats } from "./importer.ts";
+// The runtime layer's errors that the networked channels throw.
+export { ClosedError, TimeoutError } from "../runtime/mod.ts";

@@ -3,15 +3,8 @@
  *
  * @module
  */
-import {
-  Channel,
-  channelHooks,
-  type ChannelWaitOptions,
-  checkSignal,
-  unlink,
-  type Waiter,
-  type WaitQueue,
-} from "./channel.ts";
+import { Channel, type ChannelWaitOptions } from "./channel.ts";
+import { channelHooks, checkSignal, unlink, type Waiter, type WaitQueue } from "./_wait_queue.ts";
 import { ChannelClosedError } from "./errors.ts";
 
 /**

@@ -1,0 +1,650 @@
+// Internal: the two halves of a networked channel on one connection, the
+// pump that feeds sending halves from a local Channel, and the frame handling
+// both roles share (DATA, CREDIT, CLOSE, ACK, GOAWAY).
+//
+// Neither half goes through promises per value: the pump is a receive waiter
+// in the local channel's queue and the receiving half a send waiter, both
+// served synchronously by the channel (see _wait_queue.ts).
+import type { Channel } from "./channel.ts";
+import type { Codec } from "./codec.ts";
+import { ChanValueError, type ChanValueIssue } from "./errors.ts";
+import type { StandardSchemaV1, StandardSchemaV1Result } from "./standard_schema.ts";
+import { goawayError, Session } from "./_session.ts";
+import { T_ACK, T_CLOSE, T_CREDIT, T_DATA, T_GOAWAY } from "./_protocol.ts";
+import { channelHooks, NONE, unlink, type Waiter, type WaitQueue } from "./_wait_queue.ts";
+
+/** The importer asked for the channel; no answer yet. */
+export const OPENING = 0;
+/** Both sides use the channel. */
+export const OPEN = 1;
+/** This side sent CLOSE and waits for the peer's. */
+export const CLOSING = 2;
+/** Closed on both sides, or the connection ended. */
+export const GONE = 3;
+/** A link's protocol state. */
+export type LinkState = 0 | 1 | 2 | 3;
+
+/** The sending half of a channel on one connection. */
+export class OutLink {
+  readonly id: number;
+  readonly session: ChannelSession;
+  readonly name: string;
+  readonly codec: Codec<unknown>;
+  state: LinkState;
+  /** Values this side may still send. */
+  credit: number;
+  /** Values sent and not yet credited back. */
+  inflight = 0;
+  /** Values still to send before the link ends by itself; -1: no limit. */
+  remaining: number;
+  /** The pump that feeds the link, if any. */
+  pump: Pump | null = null;
+  /** Called once when the peer closed the link or the connection ended. */
+  onGone: (() => void) | null = null;
+  /** Called once the link has sent its count of values (and closed). */
+  onCountDone: (() => void) | null = null;
+
+  constructor(
+    session: ChannelSession,
+    id: number,
+    name: string,
+    codec: Codec<unknown>,
+    state: LinkState,
+    credit: number,
+    remaining: number,
+  ) {
+    this.session = session;
+    this.id = id;
+    this.name = name;
+    this.codec = codec;
+    this.state = state;
+    this.credit = credit;
+    this.remaining = remaining;
+  }
+
+  /** Writes one value; `false` if it could not be sent (reported). */
+  write(value: unknown): boolean {
+    const err = this.session.writeData(this.id, this.codec, value, this.name);
+    if (err !== null) {
+      this.session.report(err);
+      return false;
+    }
+    this.credit--;
+    this.inflight++;
+    if (this.remaining > 0) this.remaining--;
+    return true;
+  }
+
+  /** Ends the link from this side: no more values. */
+  close(): void {
+    this.pump?.remove(this);
+    if (this.state === OPEN) {
+      this.state = CLOSING;
+      this.session.writeClose(this.id);
+    }
+  }
+}
+
+/**
+ * Takes values from a local channel and hands each to one of its links that
+ * has credit (round robin), only while some link has credit: otherwise the
+ * values stay in the channel, whose buffer then fills and blocks senders.
+ */
+export class Pump implements Waiter<unknown> {
+  prev: Waiter<unknown> | null = null;
+  next: Waiter<unknown> | null = null;
+  queue: WaitQueue<unknown> | null = null;
+  value: unknown = undefined;
+  readonly channel: Channel<unknown>;
+  readonly links: OutLink[] = [];
+  #credit = 0;
+  #rr = 0;
+  #stopped = false;
+  /** A value taken that no link could take (only if the credit count were off). */
+  #held: unknown = NONE;
+  readonly #onFinish: () => void;
+
+  /** `onFinish` runs once when the channel is closed and drained. */
+  constructor(channel: Channel<unknown>, onFinish: () => void) {
+    this.channel = channel;
+    this.#onFinish = onFinish;
+  }
+
+  /** Whether the pump stopped (finished, or stopped by its owner). */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** Adds a link and starts feeding it. */
+  add(link: OutLink): void {
+    link.pump = this;
+    this.links.push(link);
+    this.#credit += link.credit;
+    this.kick();
+  }
+
+  /** Removes a link (its credit no longer counts). */
+  remove(link: OutLink): void {
+    const i = this.links.indexOf(link);
+    if (i === -1) return;
+    this.links.splice(i, 1);
+    link.pump = null;
+    this.#credit -= link.credit;
+    if (this.#rr >= this.links.length) this.#rr = 0;
+    if (this.#credit <= 0) unlink(this);
+  }
+
+  /** A link got `n` credits back. */
+  credited(n: number): void {
+    this.#credit += n;
+    this.kick();
+  }
+
+  /** Stops for good without finishing; the values stay in the channel. */
+  stop(): void {
+    this.#stopped = true;
+    unlink(this);
+    for (const link of this.links) link.pump = null;
+    this.links.length = 0;
+    this.#credit = 0;
+  }
+
+  /** Sends what the channel holds, as far as credits allow, then waits. */
+  kick(): void {
+    if (this.#stopped) return;
+    const ch = this.channel;
+    if (this.#held !== NONE && this.#credit > 0) {
+      const v = this.#held;
+      this.#held = NONE;
+      this.#dispatch(v);
+    }
+    while (this.#credit > 0 && this.#held === NONE) {
+      const v = channelHooks.poll(ch);
+      if (v === NONE) {
+        if (ch.closed) {
+          this.#finish();
+          return;
+        }
+        if (this.queue === null) channelHooks.waitReceive(ch, this);
+        return;
+      }
+      this.#dispatch(v);
+    }
+    if (this.queue !== null) unlink(this);
+  }
+
+  /** Waiter: a sender handed over a value. */
+  complete(value: unknown): void {
+    this.#dispatch(value);
+    this.kick();
+  }
+
+  /** Waiter: the channel closed (and is drained). */
+  fail(): void {
+    this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    unlink(this);
+    this.#onFinish();
+  }
+
+  #dispatch(value: unknown): void {
+    const links = this.links;
+    const n = links.length;
+    for (let k = 0; k < n; k++) {
+      let i = this.#rr + k;
+      if (i >= n) i -= n;
+      const link = links[i];
+      if (link.credit > 0) {
+        this.#rr = i + 1 >= n ? 0 : i + 1;
+        if (link.write(value)) {
+          this.#credit--;
+          if (link.remaining === 0) {
+            link.close();
+            link.onCountDone?.();
+          }
+        }
+        return;
+      }
+    }
+    // No link has credit after all: recount, and keep the value for the next one.
+    this.#credit = 0;
+    for (const link of links) this.#credit += link.credit;
+    this.#held = value;
+    unlink(this);
+  }
+}
+
+/** The receiver's waiter in the local channel's senders queue. */
+class DeliveryWaiter implements Waiter<unknown> {
+  prev: Waiter<unknown> | null = null;
+  next: Waiter<unknown> | null = null;
+  queue: WaitQueue<unknown> | null = null;
+  value: unknown = undefined;
+  readonly #link: InLink;
+
+  constructor(link: InLink) {
+    this.#link = link;
+  }
+
+  complete(): void {
+    this.#link.delivered();
+  }
+
+  fail(): void {
+    this.#link.channelClosed();
+  }
+}
+
+function isThenable(x: unknown): x is PromiseLike<unknown> {
+  return x !== null && typeof x === "object" &&
+    typeof (x as PromiseLike<unknown>).then === "function";
+}
+
+/**
+ * The receiving half of a channel on one connection: decodes, validates and
+ * delivers values into a local channel in order, and returns one credit per
+ * value delivered (or dropped).
+ */
+export class InLink {
+  readonly id: number;
+  readonly session: ChannelSession;
+  readonly name: string;
+  readonly channel: Channel<unknown>;
+  readonly codec: Codec<unknown>;
+  readonly schema: StandardSchemaV1<unknown, unknown> | undefined;
+  readonly window: number;
+  state: LinkState;
+  /** Values received whose credit was not returned yet. */
+  outstanding = 0;
+  /** Credits to return at the next flush (see CreditSource). */
+  pendingCredit = 0;
+  /** Values still expected before the link ends by itself; -1: no limit. */
+  remaining: number;
+  /** Called once when the peer's values are all delivered after it ended. */
+  onDone: ((graceful: boolean) => void) | null = null;
+  /** Called once when the local channel was closed by its owner. */
+  onChannelClosed: (() => void) | null = null;
+  #q: unknown[] = [];
+  #qh = 0;
+  #checked = false;
+  #busy = false;
+  #ending = false;
+  #graceful = false;
+  #finished = false;
+  #dead = false;
+  readonly #waiter: DeliveryWaiter = new DeliveryWaiter(this);
+
+  constructor(
+    session: ChannelSession,
+    id: number,
+    name: string,
+    channel: Channel<unknown>,
+    codec: Codec<unknown>,
+    schema: StandardSchemaV1<unknown, unknown> | undefined,
+    window: number,
+    state: LinkState,
+    remaining: number,
+  ) {
+    this.session = session;
+    this.id = id;
+    this.name = name;
+    this.channel = channel;
+    this.codec = codec;
+    this.schema = schema;
+    this.window = window;
+    this.state = state;
+    this.remaining = remaining;
+  }
+
+  /** CreditSource: credits go out only while the link is open. */
+  get creditOpen(): boolean {
+    return this.state === OPEN;
+  }
+
+  /** Values received and not yet in the local channel. */
+  get queued(): number {
+    return this.#q.length - this.#qh;
+  }
+
+  /** A DATA frame's payload; `false` if the peer had no credit for it. */
+  data(buf: Uint8Array, off: number, len: number): boolean {
+    if (this.outstanding >= this.window || this.remaining === 0) return false;
+    this.outstanding++;
+    if (this.remaining > 0) this.remaining--;
+    let value: unknown;
+    try {
+      value = this.codec.decode(buf.subarray(off, off + len));
+    } catch (err) {
+      this.session.report(
+        new ChanValueError(`Cannot receive on "${this.name}": the value does not decode`, {
+          channel: this.name,
+          stage: "decode",
+          cause: err,
+        }),
+      );
+      this.#credit(1);
+      if (this.remaining === 0) this.end(true);
+      return true;
+    }
+    this.#push(value);
+    if (this.remaining === 0) this.end(true);
+    return true;
+  }
+
+  /**
+   * The peer will send no more (`graceful`: it said so; else the connection
+   * ended): deliver what is queued, then call `onDone`.
+   */
+  end(graceful: boolean): void {
+    if (this.#ending) return;
+    this.#ending = true;
+    this.#graceful = graceful;
+    this.#process();
+  }
+
+  /** This side gives up the link: queued values are dropped, no callbacks. */
+  abandon(): void {
+    this.#dead = true;
+    this.#finished = true;
+    this.#q = [];
+    this.#qh = 0;
+    unlink(this.#waiter);
+  }
+
+  /** The waiter's value was taken by a receiver. */
+  delivered(): void {
+    this.#shift();
+    this.#credit(1);
+    this.#process();
+  }
+
+  /** The local channel was closed by its owner. */
+  channelClosed(): void {
+    if (this.#dead) return;
+    this.abandon();
+    if (this.state === OPEN) {
+      this.state = CLOSING;
+      this.session.writeClose(this.id);
+    }
+    this.onChannelClosed?.();
+  }
+
+  #credit(n: number): void {
+    this.outstanding -= n;
+    if (this.state === OPEN) this.session.returnCredit(this, n);
+  }
+
+  #push(value: unknown): void {
+    if (this.#dead) return;
+    if (
+      this.#qh === this.#q.length && !this.#busy && this.schema === undefined &&
+      this.#waiter.queue === null
+    ) {
+      const ch = this.channel;
+      if (!ch.closed && ch.trySend(value)) {
+        this.#credit(1);
+        return;
+      }
+    }
+    this.#q.push(value);
+    this.#process();
+  }
+
+  #shift(): void {
+    this.#q[this.#qh] = undefined;
+    this.#qh++;
+    this.#checked = false;
+    if (this.#qh === this.#q.length) {
+      this.#q.length = 0;
+      this.#qh = 0;
+    } else if (this.#qh >= 1024 && this.#qh * 2 >= this.#q.length) {
+      this.#q = this.#q.slice(this.#qh);
+      this.#qh = 0;
+    }
+  }
+
+  #process(): void {
+    while (true) {
+      if (this.#busy || this.#waiter.queue !== null || this.#dead) return;
+      if (this.#qh === this.#q.length) {
+        if (this.#ending && !this.#finished) {
+          this.#finished = true;
+          this.onDone?.(this.#graceful);
+        }
+        return;
+      }
+      const ch = this.channel;
+      if (ch.closed) {
+        this.channelClosed();
+        return;
+      }
+      if (this.schema !== undefined && !this.#checked) {
+        let result: unknown;
+        try {
+          result = this.schema["~standard"].validate(this.#q[this.#qh]);
+        } catch (err) {
+          this.#reject(undefined, err);
+          continue;
+        }
+        if (isThenable(result)) {
+          this.#busy = true;
+          result.then(
+            (r) => {
+              this.#busy = false;
+              if (this.#dead) return;
+              this.#apply(r);
+              this.#process();
+            },
+            (err) => {
+              this.#busy = false;
+              if (this.#dead) return;
+              this.#reject(undefined, err);
+              this.#process();
+            },
+          );
+          return;
+        }
+        if (!this.#apply(result)) continue;
+      }
+      const value = this.#q[this.#qh];
+      if (ch.trySend(value)) {
+        this.#shift();
+        this.#credit(1);
+        continue;
+      }
+      this.#waiter.value = value;
+      channelHooks.waitSend(ch, this.#waiter);
+      return;
+    }
+  }
+
+  /** Applies a validation result to the head value; `false` if it was dropped. */
+  #apply(result: unknown): boolean {
+    const r = result as StandardSchemaV1Result<unknown> | null;
+    if (r === null || typeof r !== "object") {
+      this.#reject(undefined, new TypeError("The schema returned no result object"));
+      return false;
+    }
+    if (r.issues !== undefined) {
+      this.#reject(r.issues, undefined);
+      return false;
+    }
+    this.#q[this.#qh] = r.value;
+    this.#checked = true;
+    return true;
+  }
+
+  #reject(issues: readonly ChanValueIssue[] | undefined, cause: unknown): void {
+    const first = issues?.[0]?.message;
+    this.session.report(
+      new ChanValueError(
+        `Cannot receive on "${this.name}": the value is invalid${
+          first === undefined ? "" : `: ${first}`
+        }`,
+        { channel: this.name, stage: "validate", issues, cause },
+      ),
+    );
+    this.#shift();
+    this.#credit(1);
+  }
+}
+
+/** A session that carries links: the frames both roles handle alike. */
+export abstract class ChannelSession extends Session {
+  /** The open links by channel id. */
+  readonly links: Map<number, OutLink | InLink> = new Map();
+
+  /** Frames only one role handles (OPEN, OPENED, REFUSE). */
+  protected abstract onRoleFrame(type: number, off: number, len: number): void;
+  /** The peer acknowledged more values. */
+  protected abstract onAcked(): void;
+  /** The connection ended; the links were dropped already. */
+  protected abstract onSessionEnd(err: Error | null): void;
+
+  protected onFrame(type: number, off: number, len: number): void {
+    switch (type) {
+      case T_DATA:
+        this.#data(off, len);
+        return;
+      case T_CREDIT:
+        this.#creditFrame(off, len);
+        return;
+      case T_CLOSE:
+        this.#close(off, len);
+        return;
+      case T_ACK:
+        this.#ack(off, len);
+        return;
+      case T_GOAWAY:
+        if (len < 1) {
+          this.violation("malformed-frame", "a GOAWAY frame is empty");
+          return;
+        }
+        this.report(goawayError(this.action, this.rbuf, off, len));
+        this.close(null, 0);
+        return;
+      default:
+        this.onRoleFrame(type, off, len);
+    }
+  }
+
+  protected onEnd(err: Error | null): void {
+    const links = [...this.links.values()];
+    this.links.clear();
+    for (const link of links) {
+      const was = link.state;
+      link.state = GONE;
+      if (link instanceof InLink) link.end(false);
+      else {
+        link.pump?.remove(link);
+        if (was !== CLOSING) link.onGone?.();
+      }
+    }
+    this.onSessionEnd(err);
+  }
+
+  #data(off: number, len: number): void {
+    if (len < 4) {
+      this.violation("malformed-frame", "a DATA frame is shorter than 5 bytes");
+      return;
+    }
+    const id = this.rview.getUint32(off);
+    const link = this.links.get(id);
+    if (link === undefined) {
+      this.violation("unknown-channel", `DATA for channel ${id}, which is not open`);
+      return;
+    }
+    if (!(link instanceof InLink)) {
+      this.violation("unexpected-frame", `DATA for channel ${id}, on which this side sends`);
+      return;
+    }
+    this.countReceived();
+    if (link.state === CLOSING) return; // this side hung up: drop
+    if (link.state !== OPEN) {
+      this.violation("unexpected-frame", `DATA for channel ${id} before it was opened`);
+      return;
+    }
+    if (!link.data(this.rbuf, off + 4, len - 4)) {
+      this.violation("credit", `DATA for channel ${id} beyond the credits granted`);
+    }
+  }
+
+  #creditFrame(off: number, len: number): void {
+    if (len !== 8) {
+      this.violation("malformed-frame", `a CREDIT frame of ${len + 1} bytes, not 9`);
+      return;
+    }
+    const id = this.rview.getUint32(off);
+    const n = this.rview.getUint32(off + 4);
+    const link = this.links.get(id);
+    if (link === undefined) {
+      this.violation("unknown-channel", `CREDIT for channel ${id}, which is not open`);
+      return;
+    }
+    if (!(link instanceof OutLink)) {
+      this.violation("credit", `CREDIT for channel ${id}, on which this side receives`);
+      return;
+    }
+    if (link.state === CLOSING) return;
+    if (link.state !== OPEN) {
+      this.violation("unexpected-frame", `CREDIT for channel ${id} before it was opened`);
+      return;
+    }
+    if (n === 0 || n > link.inflight) {
+      this.violation(
+        "credit",
+        `CREDIT of ${n} for channel ${id}, which has ${link.inflight} value(s) in flight`,
+      );
+      return;
+    }
+    link.inflight -= n;
+    link.credit += n;
+    link.pump?.credited(n);
+  }
+
+  #close(off: number, len: number): void {
+    if (len !== 4) {
+      this.violation("malformed-frame", `a CLOSE frame of ${len + 1} bytes, not 5`);
+      return;
+    }
+    const id = this.rview.getUint32(off);
+    const link = this.links.get(id);
+    if (link === undefined) {
+      this.violation("unknown-channel", `CLOSE for channel ${id}, which is not open`);
+      return;
+    }
+    if (link.state === OPENING) {
+      this.violation("unexpected-frame", `CLOSE for channel ${id} before it was opened`);
+      return;
+    }
+    this.links.delete(id);
+    const was = link.state;
+    link.state = GONE;
+    if (was === CLOSING) return; // the peer's answer to this side's CLOSE
+    this.writeClose(id);
+    if (link instanceof InLink) link.end(true);
+    else {
+      link.pump?.remove(link);
+      link.onGone?.();
+    }
+  }
+
+  #ack(off: number, len: number): void {
+    if (len !== 8) {
+      this.violation("malformed-frame", `an ACK frame of ${len + 1} bytes, not 9`);
+      return;
+    }
+    const n = this.rview.getFloat64(off);
+    if (!Number.isInteger(n) || n < this.acked || n > this.sent) {
+      this.violation("ack", `ACK of ${n} values, with ${this.acked} acked of ${this.sent} sent`);
+      return;
+    }
+    if (n === this.acked) return;
+    this.acked = n;
+    this.onAcked();
+  }
+}

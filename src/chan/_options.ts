@@ -1,0 +1,237 @@
+// Internal: option checks and the waits (drain, sync) the exporter and the
+// importer share.
+import { TimeoutError } from "../runtime/mod.ts";
+import { Channel } from "./channel.ts";
+import { bytesCodec, type Codec, jsonCodec } from "./codec.ts";
+import type { Dir } from "./dir.ts";
+import type { StandardSchemaV1 } from "./standard_schema.ts";
+import {
+  DEFAULT_MAX_FRAME_SIZE,
+  MAX_FRAME_SIZE_LIMIT,
+  MAX_NAME_BYTES,
+  MIN_FRAME_SIZE,
+  utf8,
+} from "./_protocol.ts";
+import type { SessionConfig } from "./_session.ts";
+import type { ChannelOptions, ConnectionOptions, WaitOptions } from "./options.ts";
+
+/** Checks that `options` is an object or undefined. */
+export function checkObject(options: unknown, action: string): void {
+  if (options !== undefined && (options === null || typeof options !== "object")) {
+    throw new TypeError(`Cannot ${action}: options must be an object, received ${String(options)}`);
+  }
+}
+
+/** Checks an integer option in [min, max]. */
+export function intOption(
+  value: unknown,
+  fallback: number,
+  min: number,
+  max: number,
+  what: string,
+  action: string,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number") {
+    throw new TypeError(`Cannot ${action}: ${what} must be a number, received ${typeof value}`);
+  }
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(
+      `Cannot ${action}: ${what} must be an integer from ${min} to ${max}, received ${value}`,
+    );
+  }
+  return value;
+}
+
+/** The session settings from `options`. */
+export function sessionConfig(options: ConnectionOptions | undefined, action: string): {
+  config: SessionConfig;
+  errorBuffer: number;
+} {
+  checkObject(options, action);
+  const o = options ?? {};
+  return {
+    config: {
+      maxFrameSize: intOption(
+        o.maxFrameSize,
+        DEFAULT_MAX_FRAME_SIZE,
+        MIN_FRAME_SIZE,
+        MAX_FRAME_SIZE_LIMIT,
+        "maxFrameSize",
+        action,
+      ),
+      handshakeTimeout: intOption(
+        o.handshakeTimeout,
+        10_000,
+        0,
+        2 ** 31 - 1,
+        "handshakeTimeout",
+        action,
+      ),
+      writeTimeout: intOption(o.writeTimeout, 30_000, 0, 2 ** 31 - 1, "writeTimeout", action),
+    },
+    errorBuffer: intOption(o.errorBuffer, 100, 1, 2 ** 31 - 1, "errorBuffer", action),
+  };
+}
+
+/** Checks a channel name; returns its UTF-8 bytes. */
+export function checkName(name: unknown, action: string): Uint8Array {
+  if (typeof name !== "string") {
+    throw new TypeError(`Cannot ${action}: name must be a string, received ${typeof name}`);
+  }
+  const bytes = utf8(name);
+  if (bytes.byteLength === 0 || bytes.byteLength > MAX_NAME_BYTES) {
+    throw new RangeError(
+      `Cannot ${action}: name must be 1 to ${MAX_NAME_BYTES} UTF-8 bytes, received ${bytes.byteLength}`,
+    );
+  }
+  return bytes;
+}
+
+/** Checks a channel argument. */
+export function checkChannel(channel: unknown, action: string): void {
+  if (!(channel instanceof Channel)) {
+    throw new TypeError(`Cannot ${action}: channel must be a Channel, received ${String(channel)}`);
+  }
+}
+
+/** Checks a direction argument. */
+export function checkDir(dir: unknown, action: string): Dir {
+  if (dir !== "send" && dir !== "recv") {
+    throw new TypeError(
+      `Cannot ${action}: dir must be Dir.Send ("send") or Dir.Recv ("recv"), received ${
+        String(dir)
+      }`,
+    );
+  }
+  return dir;
+}
+
+/** The codec and schema of a channel's options. */
+export function channelOptions<T>(
+  options: ChannelOptions<T> | undefined,
+  action: string,
+): { codec: Codec<unknown>; schema: StandardSchemaV1<unknown, unknown> | undefined } {
+  checkObject(options, action);
+  const c = options?.codec;
+  let codec: Codec<unknown>;
+  if (c === undefined || c === "json") codec = jsonCodec;
+  else if (c === "bytes") codec = bytesCodec as Codec<unknown>;
+  else if (
+    c !== null && typeof c === "object" && typeof c.encode === "function" &&
+    typeof c.decode === "function"
+  ) codec = c as Codec<unknown>;
+  else {
+    throw new TypeError(
+      `Cannot ${action}: codec must be "json", "bytes" or { encode, decode }, received ${
+        String(c)
+      }`,
+    );
+  }
+  const s = options?.schema;
+  if (
+    s !== undefined &&
+    (s === null || typeof s !== "object" && typeof s !== "function" ||
+      typeof (s as StandardSchemaV1)["~standard"]?.validate !== "function")
+  ) {
+    throw new TypeError(`Cannot ${action}: schema must implement Standard Schema v1`);
+  }
+  return { codec, schema: s as StandardSchemaV1<unknown, unknown> | undefined };
+}
+
+/** Checks wait options; returns the timeout (Infinity: none) and signal. */
+function waitOptions(
+  options: WaitOptions | undefined,
+  action: string,
+): { timeout: number; signal: AbortSignal | undefined } {
+  checkObject(options, action);
+  const timeout = options?.timeout ?? Infinity;
+  if (typeof timeout !== "number" || Number.isNaN(timeout) || timeout < 0) {
+    throw new RangeError(
+      `Cannot ${action}: timeout must be a non-negative number, received ${String(timeout)}`,
+    );
+  }
+  const signal = options?.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`Cannot ${action}: signal must be an AbortSignal`);
+  }
+  return { timeout, signal };
+}
+
+/** What a wait's check says: done, not yet, or failed. */
+export type CheckResult = boolean | Error;
+
+interface PendingWait {
+  check: () => CheckResult;
+  settle: (result: true | Error) => void;
+}
+
+/** Waits that end when a condition holds, re-checked on events and every 100 ms. */
+export class ConditionWaits {
+  readonly #waits = new Set<PendingWait>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  /** Whether something waits. */
+  get size(): number {
+    return this.#waits.size;
+  }
+
+  /** Waits until `check` returns true (resolve) or an Error (reject). */
+  wait(check: () => CheckResult, options: WaitOptions | undefined, action: string): Promise<void> {
+    const { timeout, signal } = waitOptions(options, action);
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const first = check();
+    if (first === true) return Promise.resolve();
+    if (first instanceof Error) return Promise.reject(first);
+    if (timeout === 0) return Promise.reject(timeoutError(action, 0));
+    return new Promise<void>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const onAbort = () => w.settle(signal!.reason);
+      const w: PendingWait = {
+        check,
+        settle: (result) => {
+          if (!this.#waits.delete(w)) return;
+          if (timer !== undefined) clearTimeout(timer);
+          signal?.removeEventListener("abort", onAbort);
+          if (this.#waits.size === 0 && this.#timer !== undefined) {
+            clearInterval(this.#timer);
+            this.#timer = undefined;
+          }
+          if (result === true) resolve();
+          else reject(result);
+        },
+      };
+      this.#waits.add(w);
+      if (timeout !== Infinity) {
+        timer = setTimeout(
+          () => w.settle(timeoutError(action, timeout)),
+          Math.min(timeout, 2 ** 31 - 1),
+        );
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#timer ??= setInterval(() => this.recheck(), 100);
+    });
+  }
+
+  /** Re-checks every wait. */
+  recheck(): void {
+    for (const w of [...this.#waits]) {
+      let r: CheckResult;
+      try {
+        r = w.check();
+      } catch (err) {
+        r = err instanceof Error ? err : new Error(String(err));
+      }
+      if (r !== false) w.settle(r);
+    }
+  }
+
+  /** Fails every wait with `err`. */
+  failAll(err: Error): void {
+    for (const w of [...this.#waits]) w.settle(err);
+  }
+}
+
+function timeoutError(action: string, timeout: number): TimeoutError {
+  return new TimeoutError(`Cannot ${action}: not done within ${timeout} ms`);
+}

@@ -1,0 +1,817 @@
+/**
+ * The exporting side of networked channels (Go's `netchan.Exporter`).
+ *
+ * @module
+ */
+import {
+  ClosedError,
+  type Conn,
+  listen,
+  type Listener,
+  ListenerClosedError,
+  type ListenOptions,
+} from "../runtime/mod.ts";
+import type { Channel } from "./channel.ts";
+import type { Codec } from "./codec.ts";
+import { Dir } from "./dir.ts";
+import type { ErrorStream } from "./error_stream.ts";
+import type { StandardSchemaV1 } from "./standard_schema.ts";
+import { ErrorQueue } from "./_error_queue.ts";
+import { ChannelSession, InLink, OPEN, OutLink, Pump } from "./_links.ts";
+import {
+  channelOptions,
+  checkChannel,
+  checkDir,
+  checkName,
+  ConditionWaits,
+  intOption,
+  sessionConfig,
+} from "./_options.ts";
+import type { ChannelOptions, ConnectionOptions, WaitOptions } from "./options.ts";
+import {
+  MAX_NAME_BYTES,
+  MAX_WINDOW,
+  REFUSE_CODES,
+  ROLE_EXPORTER,
+  ROLE_IMPORTER,
+  strictUtf8,
+  T_OPEN,
+  T_OPENED,
+  T_REFUSE,
+  WIRE_RECV,
+  WIRE_SEND,
+} from "./_protocol.ts";
+import type { SessionConfig } from "./_session.ts";
+import { channelHooks } from "./_wait_queue.ts";
+import type { ImportRefusedCode } from "./errors.ts";
+
+/** Options of an {@linkcode Exporter}. */
+export interface ExporterOptions extends ConnectionOptions {
+  /**
+   * The most credits (values in flight) one importer's channel gets, whatever
+   * size it asks for: it bounds what the exporter buffers per channel.
+   *
+   * @default {65536}
+   */
+  maxWindow?: number;
+  /**
+   * How many channels one connection may have open.
+   *
+   * @default {1024}
+   */
+  maxChannels?: number;
+}
+
+/** A snapshot of an {@linkcode Exporter}'s counters. */
+export interface ExporterStats {
+  /** Importer connections served now. */
+  connections: number;
+  /** Channels open on those connections. */
+  channels: number;
+  /** Bytes written to connections and not yet taken by the runtime. */
+  bufferedBytes: number;
+  /** Values sent to importers, ever. */
+  sent: number;
+  /** Values sent and acknowledged by importers, ever. */
+  acked: number;
+  /** Values received from importers, ever. */
+  received: number;
+}
+
+/** One exported name. */
+interface Entry {
+  readonly name: string;
+  readonly channel: Channel<unknown>;
+  readonly dir: Dir;
+  readonly codec: Codec<unknown>;
+  readonly schema: StandardSchemaV1<unknown, unknown> | undefined;
+  /** Send: the pump feeding the importers' links. */
+  readonly pump: Pump | null;
+  /** Recv: the links delivering into the channel. */
+  readonly inLinks: Set<InLink>;
+  /** The channel closed (Send: and drained to the importers). */
+  closed: boolean;
+  unwatch: () => void;
+}
+
+/** What a session needs of its exporter. */
+interface Host {
+  readonly maxWindow: number;
+  readonly maxChannels: number;
+  lookup(name: string): Entry | undefined;
+  report(err: Error): void;
+  acked(): void;
+  ended(session: ExporterSession): void;
+  recvDone(entry: Entry, link: InLink, graceful: boolean): void;
+}
+
+/** The exporter's side of one importer connection. */
+class ExporterSession extends ChannelSession {
+  readonly #host: Host;
+  readonly #peer: string;
+
+  constructor(conn: Conn, config: SessionConfig, host: Host) {
+    super(conn, config, ROLE_EXPORTER, ROLE_IMPORTER);
+    this.#host = host;
+    const a = conn.remoteAddr;
+    this.#peer = a.transport === "tcp" ? `${a.hostname}:${a.port}` : a.path || "unix socket";
+  }
+
+  protected get action(): string {
+    return `serve importer ${this.#peer}`;
+  }
+
+  report(err: Error): void {
+    this.#host.report(err);
+  }
+
+  protected onHandshake(): void {}
+
+  protected onAcked(): void {
+    this.#host.acked();
+  }
+
+  protected onSessionEnd(): void {
+    this.#host.ended(this);
+  }
+
+  protected onRoleFrame(type: number, off: number, len: number): void {
+    if (type === T_OPEN) this.#open(off, len);
+    else if (type === T_OPENED || type === T_REFUSE) {
+      this.violation("unexpected-frame", `frame type ${type}, which only an exporter sends`);
+    } else this.violation("unknown-frame", `unknown frame type ${type}`);
+  }
+
+  #refuse(id: number, code: ImportRefusedCode, message: string): void {
+    this.writeRefuse(id, REFUSE_CODES.indexOf(code) + 1, message);
+  }
+
+  #open(off: number, len: number): void {
+    if (len < 17) {
+      this.violation("malformed-frame", `an OPEN frame of ${len + 1} bytes, under 18`);
+      return;
+    }
+    const v = this.rview;
+    const id = v.getUint32(off);
+    if (this.links.has(id)) {
+      this.violation("duplicate-channel", `OPEN for channel ${id}, which is open`);
+      return;
+    }
+    const dir = this.rbuf[off + 4];
+    const window = v.getUint32(off + 5);
+    const count = v.getFloat64(off + 9);
+    const nameBytes = this.rbuf.subarray(off + 17, off + len);
+    const name = nameBytes.byteLength > MAX_NAME_BYTES ? null : strictUtf8(nameBytes);
+    if (name === null || name === "") {
+      this.#refuse(id, "bad-request", "the name is empty, too long or not UTF-8");
+      return;
+    }
+    if (dir !== WIRE_RECV && dir !== WIRE_SEND) {
+      this.#refuse(id, "bad-request", `unknown direction ${dir}`);
+      return;
+    }
+    if (!Number.isInteger(count) || count < -1) {
+      this.#refuse(id, "bad-request", `invalid count ${count}`);
+      return;
+    }
+    if (dir === WIRE_RECV && window === 0) {
+      this.#refuse(id, "bad-request", "a window of 0");
+      return;
+    }
+    const host = this.#host;
+    const entry = host.lookup(name);
+    if (entry === undefined) {
+      this.#refuse(id, "no-such-channel", `no channel "${name}" is exported`);
+      return;
+    }
+    if ((dir === WIRE_RECV) !== (entry.dir === Dir.Send)) {
+      this.#refuse(
+        id,
+        "wrong-direction",
+        `"${name}" is exported as ${entry.dir}, and so cannot be imported as ${
+          dir === WIRE_RECV ? "recv" : "send"
+        }`,
+      );
+      return;
+    }
+    if (this.links.size >= host.maxChannels) {
+      this.#refuse(id, "too-many-channels", `over ${host.maxChannels} channels on one connection`);
+      return;
+    }
+    if (dir === WIRE_RECV) {
+      const link = new OutLink(
+        this,
+        id,
+        name,
+        entry.codec,
+        OPEN,
+        Math.min(window, host.maxWindow),
+        count,
+      );
+      this.links.set(id, link);
+      this.writeOpened(id, 0);
+      if (entry.closed || entry.pump === null || entry.pump.stopped || count === 0) link.close();
+      else entry.pump.add(link);
+      return;
+    }
+    const w = Math.max(1, Math.min(window, host.maxWindow));
+    const link = new InLink(
+      this,
+      id,
+      name,
+      entry.channel,
+      entry.codec,
+      entry.schema,
+      w,
+      OPEN,
+      count,
+    );
+    link.onDone = (graceful) => host.recvDone(entry, link, graceful);
+    link.onChannelClosed = () => entry.inLinks.delete(link);
+    this.links.set(id, link);
+    entry.inLinks.add(link);
+    this.writeOpened(id, w);
+    if (entry.closed) link.channelClosed();
+  }
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * Publishes local {@linkcode Channel}s by name to importers over the
+ * network (Go's `netchan.Exporter`, with its known bugs fixed).
+ *
+ * - {@linkcode Exporter.export} a channel as `Dir.Send` (importers receive
+ *   what is put into it, load-balanced: each value goes to one importer) or
+ *   `Dir.Recv` (importers send into it).
+ * - Serve connections: {@linkcode Exporter.listenAndServe},
+ *   {@linkcode Exporter.serve} a listener, or {@linkcode Exporter.serveConn}
+ *   one connection.
+ * - Flow control is per channel and credit based: an importer grants as
+ *   many credits as its buffer holds, and the exporter never has more values
+ *   in flight, so a slow importer never makes it buffer without bound.
+ * - {@linkcode Exporter.drain} and {@linkcode Exporter.sync} wait for
+ *   importers to acknowledge what was sent.
+ * - A peer that breaks the protocol loses its connection, with a
+ *   `ChanProtocolError` on {@linkcode Exporter.errors}; nothing a peer
+ *   sends can throw out of `serve()` or crash the process.
+ *
+ * The wire protocol is documented in `docs/protocol.md`.
+ *
+ * @example Exporting prices
+ * ```ts ignore
+ * import { Channel, Dir, Exporter } from "@netkit/netkit/chan";
+ *
+ * const exporter = new Exporter();
+ * const prices = new Channel<{ sym: string; px: number }>(64);
+ * exporter.export("prices", prices, Dir.Send);
+ * const listener = await exporter.listenAndServe({ hostname: "127.0.0.1", port: 9000 });
+ *
+ * await prices.send({ sym: "ACME", px: 12.5 });
+ * await exporter.drain({ timeout: 5000 }); // an importer got it
+ * await exporter.close();
+ * ```
+ */
+export class Exporter implements AsyncDisposable {
+  readonly #exports = new Map<string, Entry>();
+  readonly #sessions = new Set<ExporterSession>();
+  readonly #serving = new Set<Promise<void>>();
+  readonly #ownListeners = new Set<Listener>();
+  readonly #errors: ErrorQueue;
+  readonly #config: SessionConfig;
+  readonly #waits = new ConditionWaits();
+  readonly #abort = new AbortController();
+  readonly #host: Host;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #sent = 0;
+  #acked = 0;
+  #received = 0;
+
+  /**
+   * Makes an exporter with no channels and no connections.
+   *
+   * @param options Limits and timeouts (see {@linkcode ExporterOptions}).
+   * @throws {TypeError} If an option has the wrong type.
+   * @throws {RangeError} If an option is out of range.
+   *
+   * @example With a small frame limit
+   * ```ts
+   * import { Exporter } from "@netkit/netkit/chan";
+   *
+   * const exporter = new Exporter({ maxFrameSize: 64 * 1024, handshakeTimeout: 2000 });
+   * await exporter.close();
+   * ```
+   */
+  constructor(options?: ExporterOptions) {
+    const { config, errorBuffer } = sessionConfig(options, "create exporter");
+    this.#config = config;
+    this.#errors = new ErrorQueue(errorBuffer);
+    const maxWindow = intOption(
+      options?.maxWindow,
+      65_536,
+      1,
+      MAX_WINDOW,
+      "maxWindow",
+      "create exporter",
+    );
+    const maxChannels = intOption(
+      options?.maxChannels,
+      1024,
+      1,
+      2 ** 31 - 1,
+      "maxChannels",
+      "create exporter",
+    );
+    this.#host = {
+      maxWindow,
+      maxChannels,
+      lookup: (name) => this.#exports.get(name),
+      report: (err) => this.#errors.push(err),
+      acked: () => {
+        if (this.#waits.size > 0) this.#waits.recheck();
+      },
+      ended: (session) => {
+        this.#sessions.delete(session);
+        this.#sent += session.sent;
+        this.#acked += session.acked;
+        this.#received += session.received;
+        if (this.#waits.size > 0) this.#waits.recheck();
+      },
+      recvDone: (entry, link, graceful) => {
+        entry.inLinks.delete(link);
+        if (
+          graceful && !entry.closed && entry.inLinks.size === 0 &&
+          this.#exports.get(entry.name) === entry
+        ) {
+          entry.closed = true;
+          entry.unwatch();
+          entry.channel.close();
+        }
+      },
+    };
+  }
+
+  /**
+   * The errors of the exporter's connections: peers that broke the protocol
+   * (`ChanProtocolError`), values that failed to encode, decode or validate
+   * (`ChanValueError`), connections that broke, accept failures. Reading it
+   * is optional; it keeps the latest `errorBuffer` errors.
+   *
+   * @returns The error stream.
+   *
+   * @example Counting errors
+   * ```ts
+   * import { Exporter } from "@netkit/netkit/chan";
+   *
+   * const exporter = new Exporter();
+   * console.log(exporter.errors.buffered, exporter.errors.dropped); // 0 0
+   * await exporter.close();
+   * ```
+   */
+  get errors(): ErrorStream {
+    return this.#errors;
+  }
+
+  /**
+   * A snapshot of the exporter's counters.
+   *
+   * @returns Connections, channels, buffered bytes and value counts.
+   *
+   * @example Watching the write buffers
+   * ```ts
+   * import { Exporter } from "@netkit/netkit/chan";
+   *
+   * const exporter = new Exporter();
+   * console.log(exporter.stats.bufferedBytes); // 0
+   * await exporter.close();
+   * ```
+   */
+  get stats(): ExporterStats {
+    let channels = 0;
+    let bufferedBytes = 0;
+    let sent = this.#sent;
+    let acked = this.#acked;
+    let received = this.#received;
+    for (const s of this.#sessions) {
+      channels += s.links.size;
+      bufferedBytes += s.bufferedBytes;
+      sent += s.sent;
+      acked += s.acked;
+      received += s.received;
+    }
+    return { connections: this.#sessions.size, channels, bufferedBytes, sent, acked, received };
+  }
+
+  /**
+   * Whether {@linkcode Exporter.close} was called.
+   *
+   * @returns `true` once closing started.
+   *
+   * @example Checking
+   * ```ts
+   * import { Exporter } from "@netkit/netkit/chan";
+   *
+   * const exporter = new Exporter();
+   * await exporter.close();
+   * console.log(exporter.closed); // true
+   * ```
+   */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Publishes `channel` under `name`.
+   *
+   * - `Dir.Send`: the exporter sends what is put into `channel` to the
+   *   importers that import `name` as `Dir.Recv`; each value goes to one
+   *   importer (load-balanced), only while that importer has credit. Closing
+   *   `channel` closes the importers' channels once the values buffered in
+   *   it were sent.
+   * - `Dir.Recv`: values that importers send (importing `name` as
+   *   `Dir.Send`) are put into `channel`, in order per importer. When the
+   *   last importer that sends into it hangs up (or closes its channel),
+   *   `channel` closes; a connection that breaks does not close it.
+   *
+   * @typeParam T The channel's value type.
+   * @param name The name importers ask for: 1 to 1024 UTF-8 bytes.
+   * @param channel The local channel.
+   * @param dir `Dir.Send` or `Dir.Recv`, from the exporter's side.
+   * @param options The `codec` (default JSON) and, for `Dir.Recv`, a
+   *   `schema` that values must pass.
+   * @throws {RangeError} If `name` is already exported, or its length is
+   *   out of range.
+   * @throws {TypeError} If an argument has the wrong type.
+   * @throws {ClosedError} If the exporter is closed.
+   *
+   * @example Both directions
+   * ```ts
+   * import { Channel, Dir, Exporter } from "@netkit/netkit/chan";
+   *
+   * const exporter = new Exporter();
+   * exporter.export("jobs", new Channel<string>(16), Dir.Send);
+   * exporter.export("results", new Channel<number>(16), Dir.Recv);
+   * await exporter.close();
+   * ```
+   */
+  export<T>(name: string, channel: Channel<T>, dir: Dir, options?: ChannelOptions<T>): void {
+    checkName(name, "export");
+    checkChannel(channel, "export");
+    checkDir(dir, "export");
+    const { codec, schema } = channelOptions(options, "export");
+    if (this.#closed) throw new ClosedError("Cannot export: the exporter is closed");
+    if (this.#exports.has(name)) {
+      throw new RangeError(`Cannot export: "${name}" is already exported`);
+    }
+    const ch = channel as Channel<unknown>;
+    const inLinks = new Set<InLink>();
+    let entry: Entry;
+    if (dir === Dir.Send) {
+      const pump = new Pump(ch, () => {
+        entry.closed = true;
+        for (const link of [...pump.links]) link.close();
+        if (this.#waits.size > 0) this.#waits.recheck();
+      });
+      entry = {
+        name,
+        channel: ch,
+        dir,
+        codec,
+        schema,
+        pump,
+        inLinks,
+        closed: false,
+        unwatch: noop,
+      };
+    } else {
+      entry = {
+        name,
+        channel: ch,
+        dir,
+        codec,
+        schema,
+        pump: null,
+        inLinks,
+        closed: false,
+        unwatch: noop,
+      };
+      entry.unwatch = channelHooks.onClose(ch, () => {
+        entry.closed = true;
+        for (const link of [...inLinks]) link.channelClosed();
+        inLinks.clear();
+      });
+    }
+    this.#exports.set(name, entry);
+  }
+
+  /**
+   * Withdraws `name` and closes its channel here and at every importer.
+   * For `Dir.Send`, values still buffered in the channel stay there (close
+   * the channel instead of hanging up to deliver them first); values in
+   * flight still reach the importers. For `Dir.Recv`, values that arrived
+   * and are not yet in the channel are dropped.
+   *
+   * @param name An exported name.
+   * @throws {RangeError} If `name` is not exported.
+   *
+   * @example Withdrawing a channel
+   * ```ts
+   * import { Channel, Dir, Exporter } from "@netkit/netkit/chan";
+   *
+   * const exporter = new Exporter();
+   * const ch = new Channel<number>();
+   * exporter.export("ticks", ch, Dir.Send);
+   * exporter.hangup("ticks");
+   * console.log(ch.closed); // true
+   * await exporter.close();
+   * ```
+   */
+  hangup(name: string): void {
+    const entry = typeof name === "string" ? this.#exports.get(name) : undefined;
+    if (entry === undefined) {
+      throw new RangeError(`Cannot hang up: "${String(name)}" is not exported`);
+    }
+    this.#exports.delete(name);
+    entry.closed = true;
+    entry.unwatch();
+    if (entry.pump !== null) {
+      const links = [...entry.pump.links];
+      entry.pump.stop();
+      for (const link of links) link.close();
+    }
+    for (const link of [...entry.inLinks]) link.channelClosed();
+    entry.inLinks.clear();
+    entry.channel.close();
+    if (this.#waits.size > 0) this.#waits.recheck();
+  }
+
+  /**
+   * Serves importers that connect to `listener`, until the listener or the
+   * exporter closes. Failed accepts are reported on
+   * {@linkcode Exporter.errors} and retried with a backoff; nothing a peer
+   * does makes it reject. The listener is not closed by the exporter.
+   *
+   * @param listener A listener from `listen()` of `@netkit/netkit/runtime`.
+   * @returns A promise that resolves when serving stops.
+   * @throws {TypeError} If `listener` is not a listener.
+   *
+   * @example Serving a listener
+   * ```ts ignore
+   * import { Exporter } from "@netkit/netkit/chan";
+   * import { listen } from "@netkit/netkit/runtime";
+   *
+   * const exporter = new Exporter();
+   * const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+   * const serving = exporter.serve(listener);
+   * // ...
+   * await exporter.close();
+   * await listener.close();
+   * await serving;
+   * ```
+   */
+  serve(listener: Listener): Promise<void> {
+    if (
+      listener === null || typeof listener !== "object" ||
+      typeof (listener as Listener).accept !== "function"
+    ) {
+      throw new TypeError(`Cannot serve: expected a Listener, received ${String(listener)}`);
+    }
+    if (this.#closed) return Promise.resolve();
+    const p = this.#acceptLoop(listener);
+    this.#serving.add(p);
+    p.then(() => this.#serving.delete(p));
+    return p;
+  }
+
+  /**
+   * Serves one importer connection until it ends. Whatever the peer does,
+   * the promise resolves (errors go to {@linkcode Exporter.errors}); the
+   * exporter closes the connection at the end.
+   *
+   * @param conn A connection from `connect()` or `accept()`.
+   * @returns A promise that resolves when the connection has ended.
+   * @throws {TypeError} If `conn` is not a connection.
+   *
+   * @example Serving an accepted connection
+   * ```ts ignore
+   * import { Exporter } from "@netkit/netkit/chan";
+   * import { listen } from "@netkit/netkit/runtime";
+   *
+   * const exporter = new Exporter();
+   * await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+   * const conn = await listener.accept();
+   * await exporter.serveConn(conn);
+   * ```
+   */
+  serveConn(conn: Conn): Promise<void> {
+    if (
+      conn === null || typeof conn !== "object" || typeof (conn as Conn).read !== "function" ||
+      typeof (conn as Conn).write !== "function"
+    ) {
+      throw new TypeError(`Cannot serve connection: expected a Conn, received ${String(conn)}`);
+    }
+    if (this.#closed) {
+      conn.close();
+      return Promise.resolve();
+    }
+    const session = new ExporterSession(conn, this.#config, this.#host);
+    this.#sessions.add(session);
+    session.start();
+    return session.done;
+  }
+
+  /**
+   * Listens (through `listen()` of `@netkit/netkit/runtime`) and serves
+   * importers in the background. The exporter closes the listener when it
+   * closes.
+   *
+   * @param options Where to listen: `{ hostname?, port? }` (port 0 picks a
+   *   free port), `{ path }` or `{ fd }`.
+   * @returns The listener, listening (its `addr` tells the port).
+   * @throws {ClosedError} (rejects) If the exporter is closed.
+   * @throws {AddrInUseError} (rejects) If the address is taken.
+   *
+   * @example Listening on a free port
+   * ```ts ignore
+   * import { Exporter } from "@netkit/netkit/chan";
+   *
+   * const exporter = new Exporter();
+   * const listener = await exporter.listenAndServe({ hostname: "127.0.0.1", port: 0 });
+   * console.log(listener.addr);
+   * await exporter.close();
+   * ```
+   */
+  async listenAndServe(options: ListenOptions): Promise<Listener> {
+    if (this.#closed) throw new ClosedError("Cannot listen: the exporter is closed");
+    const listener = await listen(options);
+    if (this.#closed) {
+      await listener.close();
+      throw new ClosedError("Cannot listen: the exporter is closed");
+    }
+    this.#ownListeners.add(listener);
+    this.serve(listener);
+    return listener;
+  }
+
+  /**
+   * Waits until every value put into the exported `Dir.Send` channels has
+   * been sent and acknowledged by an importer, including values sent while
+   * it waits (Go's `Exporter.Drain`). With no importer connected, values
+   * cannot drain and the wait goes on until the timeout.
+   *
+   * @param options `timeout` in milliseconds (default: none) and `signal`.
+   * @returns A promise that resolves once nothing is left unacknowledged.
+   * @throws {TimeoutError} (rejects) If the timeout passes first.
+   * @throws {ClosedError} (rejects) If the exporter closes first.
+   * @throws {RangeError} If the timeout is negative or NaN.
+   *
+   * @example Draining before shutdown
+   * ```ts ignore
+   * await exporter.drain({ timeout: 5000 });
+   * await exporter.close();
+   * ```
+   */
+  drain(options?: WaitOptions): Promise<void> {
+    return this.#waits.wait(
+      () => {
+        if (this.#closed) return new ClosedError("Cannot drain: the exporter is closed");
+        for (const e of this.#exports.values()) {
+          if (e.dir === Dir.Send && channelHooks.hasValues(e.channel)) return false;
+        }
+        for (const s of this.#sessions) if (s.acked < s.sent) return false;
+        return true;
+      },
+      options,
+      "drain",
+    );
+  }
+
+  /**
+   * Waits until the importers have acknowledged every value sent before the
+   * call (Go's `Exporter.Sync`, which returned at once because of a bug;
+   * this one waits). Values still in the exported channels are not waited
+   * for; use {@linkcode Exporter.drain} for those. A connection that ends
+   * stops counting.
+   *
+   * @param options `timeout` in milliseconds (default: none) and `signal`.
+   * @returns A promise that resolves once those values are acknowledged.
+   * @throws {TimeoutError} (rejects) If the timeout passes first.
+   * @throws {ClosedError} (rejects) If the exporter closes first.
+   * @throws {RangeError} If the timeout is negative or NaN.
+   *
+   * @example Waiting for what was sent so far
+   * ```ts ignore
+   * await exporter.sync({ timeout: 1000 });
+   * ```
+   */
+  sync(options?: WaitOptions): Promise<void> {
+    const marks = new Map<ExporterSession, number>();
+    for (const s of this.#sessions) if (s.acked < s.sent) marks.set(s, s.sent);
+    return this.#waits.wait(
+      () => {
+        if (this.#closed) return new ClosedError("Cannot sync: the exporter is closed");
+        for (const [s, mark] of marks) {
+          if (!s.ended && s.acked < mark) return false;
+        }
+        return true;
+      },
+      options,
+      "sync",
+    );
+  }
+
+  /**
+   * Stops serving: stops accepting, closes the listeners it opened (not
+   * those given to {@linkcode Exporter.serve}), and closes every connection
+   * after writing what is queued for it (importers' imported channels then
+   * close). Exported channels are left open; values already received are
+   * still delivered into them. Pending drains and syncs reject, and the
+   * {@linkcode Exporter.errors} iteration ends. Idempotent.
+   *
+   * @returns A promise that resolves once every connection is closed.
+   *
+   * @example Closing with `await using`
+   * ```ts
+   * import { Exporter } from "@netkit/netkit/chan";
+   *
+   * {
+   *   await using exporter = new Exporter();
+   *   console.log(exporter.closed); // false
+   * } // closed here
+   * ```
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  /**
+   * Closes the exporter (see {@linkcode Exporter.close}).
+   *
+   * @returns A promise that resolves once it is closed.
+   *
+   * @example Disposing
+   * ```ts
+   * import { Exporter } from "@netkit/netkit/chan";
+   *
+   * const exporter = new Exporter();
+   * await exporter[Symbol.asyncDispose]();
+   * console.log(exporter.closed); // true
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    this.#abort.abort(new ClosedError("Cannot accept: the exporter is closed"));
+    for (const entry of this.#exports.values()) {
+      entry.pump?.stop();
+      entry.unwatch();
+    }
+    const sessions = [...this.#sessions];
+    for (const s of sessions) s.close(null, Math.min(this.#config.writeTimeout || 1000, 1000));
+    await Promise.all([...this.#ownListeners].map((l) => l.close().catch(() => {})));
+    this.#waits.failAll(new ClosedError("Cannot wait: the exporter is closed"));
+    await Promise.all([...this.#serving, ...sessions.map((s) => s.done)]);
+    this.#errors.close();
+  }
+
+  async #acceptLoop(listener: Listener): Promise<void> {
+    const signal = this.#abort.signal;
+    let backoff = 0;
+    while (!this.#closed && !listener.closed) {
+      let conn: Conn;
+      try {
+        conn = await listener.accept({ signal });
+      } catch (err) {
+        if (this.#closed || listener.closed || err instanceof ListenerClosedError) return;
+        this.#errors.push(asError(err));
+        backoff = backoff === 0 ? 5 : Math.min(backoff * 2, 1000);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, backoff);
+          function done(): void {
+            clearTimeout(timer);
+            signal.removeEventListener("abort", done);
+            resolve();
+          }
+          signal.addEventListener("abort", done, { once: true });
+        });
+        continue;
+      }
+      backoff = 0;
+      try {
+        this.serveConn(conn);
+      } catch (err) {
+        this.#errors.push(asError(err));
+        conn.close();
+      }
+    }
+  }
+}
+
+function noop(): void {}

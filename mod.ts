@@ -16,3 +16,5 @@
  */
 export * from "./src/runtime/mod.ts";
 export * from "./src/chan/mod.ts";
+export * from "./src/poll/mod.ts";
+export * from "./src/inherit/mod.ts";

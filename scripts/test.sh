@@ -57,7 +57,7 @@ if [ -z "$deno_line" ]; then d_pass=0; d_fail=1; tail -n 30 "$log_dir/deno.log";
 
 echo "== bun test"
 # shellcheck disable=SC2046
-"$bin/bun" test $(printf './%s ' $test_files) 2>&1 | tee "$log_dir/bun.log" | grep -E '^\(fail\)|error:' | head -n 40
+"$bin/bun" test --timeout 60000 $(printf './%s ' $test_files) 2>&1 | tee "$log_dir/bun.log" | grep -E '^\(fail\)|error:' | head -n 40
 b_pass=$(grep -E '^ *[0-9]+ pass$' "$log_dir/bun.log" | tail -n 1 | tr -dc 0-9)
 b_fail=$(grep -E '^ *[0-9]+ fail$' "$log_dir/bun.log" | tail -n 1 | tr -dc 0-9)
 if [ -z "$b_pass" ]; then b_pass=0; b_fail=1; tail -n 30 "$log_dir/bun.log"; fi

@@ -4,7 +4,14 @@ import { ClosedError } from "./errors.ts";
 import { DeadlineClock, type Fail } from "./_deadline.ts";
 import { mapError } from "./_map_error.ts";
 import { opened, released } from "./_resources.ts";
-import type { Addr, Conn, Deadline } from "./types.ts";
+import type {
+  Addr,
+  Conn,
+  Deadline,
+  ReadinessOptions,
+  ReadReadiness,
+  WriteReadiness,
+} from "./types.ts";
 
 /**
  * Handed to a subclass's read or write. `cancelled` turns true when the
@@ -24,6 +31,12 @@ export interface OpToken {
 
 function noop(): void {}
 
+function checkWatch(callback: unknown, action: string): void {
+  if (callback !== null && typeof callback !== "function") {
+    throw new TypeError(`Cannot ${action}: the callback must be a function or null`);
+  }
+}
+
 /** The size of the chunks the lazy `readable` stream reads. */
 const STREAM_CHUNK = 64 * 1024;
 
@@ -41,6 +54,11 @@ export abstract class BaseConn implements Conn {
   #writeTail: Promise<void> | null = null;
   #readable: ReadableStream<Uint8Array> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
+  // Readiness (whenReadable / whenWritable): one one-shot watch per side.
+  #readWatch: ((state: ReadReadiness) => void) | null = null;
+  #readFire: ((state: ReadReadiness) => void) | undefined;
+  #writeWatch: ((state: WriteReadiness) => void) | null = null;
+  #writeFailed = false;
 
   constructor() {
     opened("conns");
@@ -70,6 +88,18 @@ export abstract class BaseConn implements Conn {
   protected abstract _close(): void;
   abstract setNoDelay(noDelay?: boolean): void;
   abstract setKeepAlive(keepAlive?: boolean, delayMs?: number): void;
+
+  /**
+   * Starts (`fire` set) or cancels (`null`) the adapter's read readiness
+   * watch: call `fire` once, never synchronously, with what the next read
+   * meets; level (`edge` false) fires at once when data or an end waits.
+   */
+  protected _watchReadable(
+    _fire: ((state: ReadReadiness) => void) | null,
+    _edge: boolean,
+  ): void {
+    throw new TypeError("Cannot watch readability: this connection has no readiness");
+  }
 
   /** Subclasses call this once the native socket is really gone. */
   protected _released(): void {
@@ -123,10 +153,14 @@ export abstract class BaseConn implements Conn {
     const inner = prev === null
       ? this._write(rest, token)
       : prev.then(() => (token.cancelled ? undefined : this._write(rest, token)));
-    const tail = inner.then(noop, noop);
+    const tail = inner.then(noop, () => {
+      this.#writeFailed = true;
+    });
     this.#writeTail = tail;
     tail.then(() => {
-      if (this.#writeTail === tail) this.#writeTail = null;
+      if (this.#writeTail !== tail) return;
+      this.#writeTail = null;
+      if (this.#writeWatch !== null) this.#writeReady();
     });
     return this.#guard(this.#writeClock, token, inner, "write").then(() => n);
   }
@@ -147,6 +181,55 @@ export abstract class BaseConn implements Conn {
     this.#readClock.failAll(() => new ClosedError("Cannot read: the connection is closed"));
     this.#writeClock.failAll(() => new ClosedError("Cannot write: the connection is closed"));
     this._close();
+    if (this.#readWatch !== null) this.#readReady("closed");
+    if (this.#writeWatch !== null) this.#writeReady();
+  }
+
+  whenReadable(
+    callback: ((state: ReadReadiness) => void) | null,
+    options?: ReadinessOptions,
+  ): void {
+    checkWatch(callback, "watch readability");
+    this.#readWatch = callback;
+    if (callback === null) {
+      this._watchReadable(null, false);
+    } else if (this.#closeCalled) {
+      queueMicrotask(() => this.#readReady("closed"));
+    } else {
+      this.#readFire ??= (state) => this.#readReady(state);
+      this._watchReadable(this.#readFire, options?.edge === true);
+    }
+  }
+
+  whenWritable(
+    callback: ((state: WriteReadiness) => void) | null,
+    options?: ReadinessOptions,
+  ): void {
+    checkWatch(callback, "watch writability");
+    this.#writeWatch = callback;
+    // Edge: wait for the writes in flight to complete (nothing happens until
+    // some write waits). Level: also fire now if no write waits.
+    if (callback !== null && (this.#closeCalled || options?.edge !== true)) {
+      queueMicrotask(() => {
+        if (this.#writeWatch === callback) this.#writeReady();
+      });
+    }
+  }
+
+  #readReady(state: ReadReadiness): void {
+    const callback = this.#readWatch;
+    if (callback === null) return;
+    this.#readWatch = null;
+    callback(this.#closeCalled ? "closed" : state);
+  }
+
+  /** Fires the write watch, unless a write still waits for the runtime. */
+  #writeReady(): void {
+    const callback = this.#writeWatch;
+    if (callback === null) return;
+    if (!this.#closeCalled && (this.#writeTail !== null || !this._writable())) return;
+    this.#writeWatch = null;
+    callback(this.#closeCalled ? "closed" : this.#writeFailed ? "error" : "ready");
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -5,7 +5,14 @@
 import { ListenerClosedError } from "./errors.ts";
 import { mapError } from "./_map_error.ts";
 import { opened, released } from "./_resources.ts";
-import type { AbortOptions, Addr, Conn, Listener } from "./types.ts";
+import type {
+  AbortOptions,
+  AcceptReadiness,
+  Addr,
+  Conn,
+  Listener,
+  ReadinessOptions,
+} from "./types.ts";
 
 interface Waiter {
   resolve(conn: Conn): void;
@@ -38,6 +45,7 @@ export abstract class BaseListener implements Listener {
   readonly #bound: number;
   readonly #queue: Conn[] = [];
   readonly #waiters: Waiter[] = [];
+  #acceptWatch: ((state: AcceptReadiness) => void) | null = null;
 
   constructor(bound: number) {
     this.#bound = bound;
@@ -50,9 +58,10 @@ export abstract class BaseListener implements Listener {
   /** Called when accept() waits and nothing is queued (pull-based runtimes). */
   protected _demand(): void {}
 
-  /** Whether some accept() call waits. */
+  /** How many accept() calls (and readiness watches, while the queue has room) wait. */
   protected get _waiting(): number {
-    return this.#waiters.length;
+    const watching = this.#acceptWatch !== null && this.#queue.length < this.#bound;
+    return this.#waiters.length + (watching ? 1 : 0);
   }
 
   /** Hands an accepted conn to a waiter, or queues it (bounded). */
@@ -73,14 +82,46 @@ export abstract class BaseListener implements Listener {
       return;
     }
     this.#queue.push(conn);
+    if (this.#acceptWatch !== null) this.#acceptReady("ready");
   }
 
   /** Fails the oldest waiter with an accept error (EMFILE and the like). */
   protected _fail(err: unknown): void {
     const waiter = this.#waiters.shift();
-    if (waiter === undefined) return;
+    if (waiter === undefined) {
+      if (this.#acceptWatch !== null) this.#acceptReady("error");
+      return;
+    }
     waiter.cleanup();
     waiter.reject(mapError(err, "accept"));
+  }
+
+  whenAcceptable(
+    callback: ((state: AcceptReadiness) => void) | null,
+    options?: ReadinessOptions,
+  ): void {
+    if (callback !== null && typeof callback !== "function") {
+      throw new TypeError("Cannot watch acceptability: the callback must be a function or null");
+    }
+    this.#acceptWatch = callback;
+    if (callback === null) return;
+    if (this.#closed || (options?.edge !== true && this.#queue.length > 0)) {
+      queueMicrotask(() => {
+        if (this.#acceptWatch !== callback) return;
+        if (this.#closed) this.#acceptReady("closed");
+        else if (this.#queue.length > 0) this.#acceptReady("ready");
+        else this._demand(); // an accept() took it: wait for the next one
+      });
+      return;
+    }
+    this._demand();
+  }
+
+  #acceptReady(state: AcceptReadiness): void {
+    const callback = this.#acceptWatch;
+    if (callback === null) return;
+    this.#acceptWatch = null;
+    callback(state);
   }
 
   get closed(): boolean {
@@ -140,6 +181,7 @@ export abstract class BaseListener implements Listener {
       waiter.reject(err);
     }
     for (const conn of this.#queue.splice(0)) conn.close();
+    if (this.#acceptWatch !== null) this.#acceptReady("closed");
     try {
       await this._close();
     } finally {

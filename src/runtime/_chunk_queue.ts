@@ -3,6 +3,7 @@
 // until the first read and whenever more than `highWater` bytes wait unread.
 // Runtime-free: the adapter passes in pause/resume functions.
 import type { OpToken } from "./_base_conn.ts";
+import type { ReadReadiness } from "./types.ts";
 
 /** How many unread bytes a conn buffers before it pauses the socket. */
 export const HIGH_WATER: number = 64 * 1024;
@@ -17,6 +18,8 @@ export class ChunkQueue {
   #eof = false;
   #error: Error | (() => Error) | null = null;
   #wake: (() => void)[] = [];
+  // Readiness: called once when a read would not wait (see watch()).
+  #watch: ((state: ReadReadiness) => void) | null = null;
 
   constructor(pause: () => void, resume: () => void) {
     this.#pause = pause;
@@ -68,6 +71,37 @@ export class ChunkQueue {
     this.#size = 0;
   }
 
+  /**
+   * Calls `fire` once when a read would not wait: at once (in a microtask)
+   * if data or an end waits and `edge` is false, else when the socket brings
+   * data, EOF or an error. `null` cancels. The socket flows while watched (a
+   * paused socket hears no FIN), into this bounded queue.
+   */
+  watch(fire: ((state: ReadReadiness) => void) | null, edge: boolean): void {
+    this.#watch = fire;
+    if (fire === null) return;
+    if (!edge && (this.#size > 0 || this.ended)) {
+      queueMicrotask(() => this.#fireWatch());
+      return;
+    }
+    if (!this.#flowing && !this.ended && this.#size < HIGH_WATER) {
+      this.#flowing = true;
+      this.#resume();
+    }
+  }
+
+  #fireWatch(): void {
+    const fire = this.#watch;
+    if (fire === null) return;
+    let state: ReadReadiness;
+    if (this.#size > 0) state = "data";
+    else if (this.#error !== null) state = "error";
+    else if (this.#eof) state = "eof";
+    else return; // a pending read took the data: keep watching
+    this.#watch = null;
+    fire(state);
+  }
+
   /** Reads into `buf`, waiting for data; `null` at EOF. */
   read(buf: Uint8Array, token: OpToken): Promise<number | null> {
     const n = this.#take(buf);
@@ -96,10 +130,12 @@ export class ChunkQueue {
   }
 
   #notify(): void {
-    if (this.#wake.length === 0) return;
-    const wake = this.#wake;
-    this.#wake = [];
-    for (const fn of wake) fn();
+    if (this.#wake.length !== 0) {
+      const wake = this.#wake;
+      this.#wake = [];
+      for (const fn of wake) fn();
+    }
+    if (this.#watch !== null) this.#fireWatch();
   }
 
   /** Copies what is there; `undefined` means "wait". */

@@ -8,7 +8,14 @@ import { BaseListener, checkBacklog } from "./_base_listener.ts";
 import { ChunkQueue } from "./_chunk_queue.ts";
 import { mapError } from "./_map_error.ts";
 import { procListenerFd } from "./_proc_fd.ts";
-import type { Addr, Conn, ConnectOptions, Listener, ListenOptions } from "./types.ts";
+import type {
+  Addr,
+  Conn,
+  ConnectOptions,
+  Listener,
+  ListenOptions,
+  ReadReadiness,
+} from "./types.ts";
 
 /** A socket's descriptor through node:net internals, where the runtime has one. */
 function handleFd(handle: unknown): number | undefined {
@@ -76,6 +83,13 @@ export class NodeConn extends BaseConn {
 
   protected _read(buf: Uint8Array, token: OpToken): Promise<number | null> {
     return this.#queue.read(buf, token);
+  }
+
+  protected override _watchReadable(
+    fire: ((state: ReadReadiness) => void) | null,
+    edge: boolean,
+  ): void {
+    this.#queue.watch(fire, edge);
   }
 
   protected override _tryWrite(bytes: Uint8Array): number {

@@ -2,7 +2,8 @@
 // /proc (Linux), for runtimes that do not tell it (Deno.listen, Deno's
 // node:net). The socket's inode comes from /proc/net/{tcp,tcp6,unix}; the fd
 // is the /proc/self/fd entry linking to it. Needs read access to /proc
-// (on Deno: --allow-read=/proc); elsewhere, or without access, `undefined`.
+// (on Deno 2.9 reading /proc needs --allow-all: --allow-read=/proc is refused);
+// elsewhere, or without access, `undefined`.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import type { Addr } from "./types.ts";
 

@@ -10,7 +10,15 @@ import { ClosedError } from "./errors.ts";
 import { mapError } from "./_map_error.ts";
 import { listenNodeNet } from "./_node_net.ts";
 import { validateConnect, validateListen } from "./_validate.ts";
-import type { Addr, Conn, ConnectOptions, Listener, ListenOptions, Runtime } from "./types.ts";
+import type {
+  Addr,
+  Conn,
+  ConnectOptions,
+  Listener,
+  ListenOptions,
+  ReadReadiness,
+  Runtime,
+} from "./types.ts";
 
 // The few Bun types used here, declared locally so tsc needs no Bun types.
 interface BunSocketLike {
@@ -146,6 +154,13 @@ export class BunConn extends BaseConn {
 
   protected _read(buf: Uint8Array, token: OpToken): Promise<number | null> {
     return this.#queue.read(buf, token);
+  }
+
+  protected override _watchReadable(
+    fire: ((state: ReadReadiness) => void) | null,
+    edge: boolean,
+  ): void {
+    this.#queue.watch(fire, edge);
   }
 
   protected override _tryWrite(bytes: Uint8Array): number {

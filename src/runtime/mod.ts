@@ -33,18 +33,33 @@ import { bunRuntime } from "./bun.ts";
 import { denoRuntime } from "./deno.ts";
 import { nodeRuntime } from "./node.ts";
 import { snapshot } from "./_resources.ts";
+import { listenNodeNet } from "./_node_net.ts";
+import { createOs } from "./_os.ts";
+import { validateListen } from "./_validate.ts";
 import type {
   Conn,
   ConnectOptions,
   Listener,
   ListenOptions,
+  Os,
   ResourceCounts,
   Runtime,
   RuntimeName,
 } from "./types.ts";
 
 export type {
+  ExitStatus,
+  FdKind,
+  HeldListener,
+  NotifyReceiver,
+  Os,
+  SignalName,
+  SpawnOptions,
+  Subprocess,
+} from "./types.ts";
+export type {
   AbortOptions,
+  AcceptReadiness,
   Addr,
   Conn,
   ConnectOptions,
@@ -52,6 +67,8 @@ export type {
   FdListenOptions,
   Listener,
   ListenOptions,
+  ReadinessOptions,
+  ReadReadiness,
   ResourceCounts,
   Runtime,
   RuntimeName,
@@ -61,6 +78,7 @@ export type {
   UnixAddr,
   UnixConnectOptions,
   UnixListenOptions,
+  WriteReadiness,
 } from "./types.ts";
 export {
   AddrInUseError,
@@ -71,6 +89,7 @@ export {
   NetError,
   TimeoutError,
 } from "./errors.ts";
+export { onSignal } from "./_signals.ts";
 
 const ADAPTERS: Record<RuntimeName, Runtime> = {
   deno: denoRuntime,
@@ -209,3 +228,25 @@ export function connect(options: ConnectOptions): Promise<Conn> {
 export function openResources(): ResourceCounts {
   return snapshot();
 }
+
+/**
+ * The process and OS services that socket inheritance needs (spawn with fds,
+ * signals, environment, the command line of this program, fds, sd_notify),
+ * the same on Deno, Bun and Node. Mostly for netkit's own modules.
+ *
+ * @example Handling a signal
+ * ```ts
+ * import { os } from "@netkit/netkit/runtime";
+ *
+ * const off = os.onSignal("SIGHUP", () => console.log("reload"));
+ * console.log(os.pid > 0, os.runtime); // true "deno"
+ * off();
+ * ```
+ */
+export const os: Os = createOs((options: ListenOptions): Promise<Listener> => {
+  // Deno.listen hides its fd (only /proc, which needs --allow-all, tells it);
+  // Deno's node:net hands out a dup of it, so passable listeners use node:net.
+  if (adapter().name !== "deno") return adapter().listen(options);
+  validateListen(options);
+  return listenNodeNet(options);
+});

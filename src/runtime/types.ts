@@ -112,6 +112,40 @@ export interface AbortOptions {
  */
 export type Deadline = Date | number | null;
 
+/**
+ * What the next `read()` meets, as readiness reports it: `"data"` (bytes
+ * wait: it returns them at once), `"eof"` (the peer sent FIN: it returns
+ * `null`), `"error"` (the connection failed, e.g. reset: it rejects) or
+ * `"closed"` (the connection was closed here).
+ */
+export type ReadReadiness = "data" | "eof" | "error" | "closed";
+
+/**
+ * What the next `write()` meets, as readiness reports it: `"ready"` (no write
+ * waits: the runtime takes more bytes now), `"error"` (a write failed) or
+ * `"closed"` (the connection was closed here).
+ */
+export type WriteReadiness = "ready" | "error" | "closed";
+
+/**
+ * What the next `accept()` meets, as readiness reports it: `"ready"` (a
+ * connection waits), `"error"` (accepting failed, e.g. out of fds) or
+ * `"closed"` (the listener was closed).
+ */
+export type AcceptReadiness = "ready" | "error" | "closed";
+
+/** Options of a readiness watch ({@linkcode Conn.whenReadable} and the like). */
+export interface ReadinessOptions {
+  /**
+   * `false`: call back as soon as the side is ready, now or later (level).
+   * `true`: call back on the next change after this call (new bytes, EOF, an
+   * error; a write queue that drains; a new connection), whatever is ready
+   * now (edge).
+   * @default {false}
+   */
+  edge?: boolean;
+}
+
 /** A connected stream socket, the same on every runtime. */
 export interface Conn extends AsyncDisposable {
   /** The local end's address. */
@@ -155,6 +189,29 @@ export interface Conn extends AsyncDisposable {
   setWriteDeadline(deadline: Deadline): void;
   /** Sets both the read and the write deadline. */
   setDeadline(deadline: Deadline): void;
+  /**
+   * Readiness, for pollers: calls `callback` once, when the next `read()`
+   * would not wait, and never from inside this call. Takes no byte from what
+   * `read()` returns. A new call replaces the callback; `null` cancels it.
+   * While a callback waits, Bun and node:net sockets are read into the
+   * conn's bounded buffer (64 KiB), as a paused socket hears no FIN; on Deno
+   * one small read is kept pending and its bytes go to the next `read()`.
+   * Every adapter has it; wrappers may not (hence optional).
+   */
+  whenReadable?(
+    callback: ((state: ReadReadiness) => void) | null,
+    options?: ReadinessOptions,
+  ): void;
+  /**
+   * Readiness, for pollers: calls `callback` once, when no write waits (the
+   * runtime takes more bytes now), and never from inside this call. A new
+   * call replaces the callback; `null` cancels it. Optional like
+   * {@linkcode Conn.whenReadable}.
+   */
+  whenWritable?(
+    callback: ((state: WriteReadiness) => void) | null,
+    options?: ReadinessOptions,
+  ): void;
 }
 
 /** A listening stream socket, the same on every runtime. */
@@ -163,7 +220,7 @@ export interface Listener extends AsyncIterable<Conn>, AsyncDisposable {
   readonly addr: Addr;
   /**
    * The OS file descriptor where the runtime can tell it, else `undefined`
-   * (on Deno it is found through `/proc`, which needs `--allow-read`).
+   * (on Deno it is found through `/proc`, which needs `--allow-all`).
    */
   readonly fd: number | undefined;
   /** The runtime's own listener object: an escape hatch. */
@@ -184,6 +241,17 @@ export interface Listener extends AsyncIterable<Conn>, AsyncDisposable {
   accept(options?: AbortOptions): Promise<Conn>;
   /** Stops listening. Connections already accepted stay open. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Readiness, for pollers: calls `callback` once, when the next `accept()`
+   * would not wait, and never from inside this call. A new call replaces the
+   * callback; `null` cancels it. On Deno this takes one connection from the
+   * kernel backlog into the listener's queue. Every adapter has it; wrappers
+   * may not (hence optional).
+   */
+  whenAcceptable?(
+    callback: ((state: AcceptReadiness) => void) | null,
+    options?: ReadinessOptions,
+  ): void;
 }
 
 /** Counts of what the adapter has open now, for leak checks. */
@@ -202,4 +270,216 @@ export interface Runtime {
   listen(options: ListenOptions): Promise<Listener>;
   /** Connects to a TCP or Unix stream server. */
   connect(options: ConnectOptions): Promise<Conn>;
+}
+
+// ---------------------------------------------------------------------------
+// The process/OS part (socket inheritance and restarts): what src/inherit/
+// needs from the OS, implemented in _process.ts, _fd.ts and _notify.ts.
+
+/** A signal a process can handle with {@linkcode onSignal}. */
+export type SignalName =
+  | "SIGHUP"
+  | "SIGINT"
+  | "SIGQUIT"
+  | "SIGTERM"
+  | "SIGUSR1"
+  | "SIGUSR2"
+  | "SIGWINCH";
+
+/** How a child process ended: its exit code, or the signal that ended it. */
+export interface ExitStatus {
+  /** The exit code, or `null` when a signal ended the process. */
+  readonly code: number | null;
+  /** The signal's name (e.g. `"SIGKILL"`), or `null` when the process exited. */
+  readonly signal: string | null;
+}
+
+/** Options of {@linkcode spawnProcess}. */
+export interface SpawnOptions {
+  /** The executable: an absolute path, or a name looked up in `PATH`. */
+  command: string;
+  /**
+   * The arguments after the executable.
+   * @default {[]}
+   */
+  args?: string[];
+  /**
+   * The working directory.
+   * @default {the current one}
+   */
+  cwd?: string;
+  /**
+   * The whole environment of the child.
+   * @default {this process's environment}
+   */
+  env?: Record<string, string>;
+  /**
+   * File descriptors to pass: `fds[i]` becomes fd `3 + i` in the child.
+   * @default {[]}
+   */
+  fds?: number[];
+  /**
+   * Fds among `fds` (dups made for the purpose) to close in this process
+   * right after the child has them.
+   * @default {[]}
+   */
+  closeFds?: number[];
+  /**
+   * Also pass one end of a socket pair as fd `3 + fds.length`: the child
+   * writes lines to it and {@linkcode Subprocess.onMessage} receives them.
+   * @default {false}
+   */
+  control?: boolean;
+  /**
+   * Start the command through `/bin/sh` so that `LISTEN_PID` in its
+   * environment is its own pid, as systemd's socket activation requires.
+   * @default {false}
+   */
+  setListenPid?: boolean;
+  /**
+   * What the child's stdin, stdout and stderr are.
+   * @default {"inherit"}
+   */
+  stdio?: "inherit" | "ignore";
+}
+
+/** A child process started by {@linkcode spawnProcess}. */
+export interface Subprocess {
+  /** The child's pid. */
+  readonly pid: number;
+  /** The control channel's fd in the child, if `control` was asked for. */
+  readonly controlFd: number | undefined;
+  /** Settles once the child has exited. */
+  readonly exited: Promise<ExitStatus>;
+  /** How the child ended, once it has; else `undefined`. */
+  readonly status: ExitStatus | undefined;
+  /** Calls `handler` with each line the child writes to the control channel. */
+  onMessage(handler: (line: string) => void): void;
+  /** Closes this end of the control channel. Idempotent. */
+  closeControl(): void;
+  /** Sends a signal (default `"SIGTERM"`); `false` if the child is gone. */
+  kill(signal?: SignalName | "SIGKILL"): boolean;
+  /** Lets this process exit while the child goes on running. */
+  unref(): void;
+}
+
+/** A bound Unix datagram socket receiving sd_notify messages. */
+export interface NotifyReceiver extends AsyncDisposable {
+  /** The socket's path (`@name` for an abstract socket). */
+  readonly path: string;
+  /** Calls `handler` with the text of each datagram received. */
+  onMessage(handler: (message: string) => void): void;
+  /** Stops receiving and removes the socket file. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A listening socket this process holds without accepting on it (see {@linkcode Os.holdListener}). */
+export interface HeldListener {
+  /** Its file descriptor, to pass to children. */
+  readonly fd: number;
+  /** The bound address (for `port: 0`, the port the OS chose). */
+  readonly addr: Addr;
+  /** Closes this process's copy. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** What /proc tells about one of this process's file descriptors. */
+export type FdKind =
+  | { readonly kind: "listener"; readonly addr: Addr }
+  | { readonly kind: "other" }
+  | { readonly kind: "closed" };
+
+/**
+ * The process and OS services socket inheritance needs, the same on every
+ * runtime. Where a runtime cannot do a thing the member says what it returns
+ * instead.
+ */
+export interface Os {
+  /** The runtime really running this code (`useRuntime()` does not change it). */
+  readonly runtime: RuntimeName;
+  /** This process's id. */
+  readonly pid: number;
+  /** The parent process's id. */
+  readonly ppid: number;
+  /** The current working directory. */
+  cwd(): string;
+  /** An environment variable, or `undefined` (also when Deno may not read it). */
+  getEnv(name: string): string | undefined;
+  /** Removes an environment variable, for this process and the children it starts later. */
+  unsetEnv(name: string): void;
+  /** A copy of the whole environment. */
+  env(): Record<string, string>;
+  /**
+   * The executable and arguments that start this program again: the same
+   * runtime binary, flags, script and arguments. On Deno without
+   * `--allow-all` (no /proc) the flags are rebuilt from the permissions
+   * granted in full.
+   */
+  selfCommand(): { command: string; args: string[] };
+  /** The arguments given to the script, after its path. */
+  args(): string[];
+  /** Whether the module whose `import.meta.url` is `url` is the entry point. */
+  isMain(url: string): boolean;
+  /** Ends this process. */
+  exit(code: number): never;
+  /** Sends a signal to a process; `false` if there is no such process. */
+  kill(pid: number, signal: SignalName | "SIGKILL"): boolean;
+  /**
+   * Calls `handler` each time this process receives `signal`, without
+   * keeping it alive; returns a function that removes the handler.
+   */
+  onSignal(signal: SignalName, handler: () => void): () => void;
+  /** Starts a child process with extra fds from 3 on (`node:child_process` on every runtime). */
+  spawn(options: SpawnOptions): Promise<Subprocess>;
+  /** Writes a file through a temporary file and a rename, so readers never see half of it. */
+  writeFileAtomic(path: string, data: string): void;
+  /** Removes a file; `false` if it was not there. */
+  removeFile(path: string): boolean;
+  /** Makes `newPath` a hard link to `existing`; throws (code `EEXIST`) if `newPath` exists. */
+  linkFile(existing: string, newPath: string): void;
+  /** The identity (device and inode) of the file at `path`, or `undefined` if there is none. */
+  fileId(path: string): string | undefined;
+  /** Reads a text file, or `undefined` if it cannot be read. */
+  readTextFile(path: string): string | undefined;
+  /** Closes a raw fd this process owns; errors are ignored. */
+  closeFd(fd: number): void;
+  /** Writes text to a socket fd, then closes it; `false` if the write failed. */
+  writeFdAndClose(fd: number, text: string): Promise<boolean>;
+  /**
+   * An fd of `listener` to pass to a child, and what to do once it is passed
+   * (a dup made for the purpose, `dup: true`, is closed: pass it in
+   * `closeFds` to {@linkcode Os.spawn}); `undefined` if none can be had.
+   */
+  listenerFd(listener: Listener): { fd: number; dup: boolean; release(): void } | undefined;
+  /** What fd `fd` is, from /proc; `undefined` where /proc cannot be read. */
+  inspectFd(fd: number): FdKind | undefined;
+  /**
+   * Listens so that the socket can be passed to a child: on Deno through
+   * node:net, whose fd can be had without /proc; elsewhere as `listen()`.
+   */
+  listenPassable(options: ListenOptions): Promise<Listener>;
+  /**
+   * Listens without ever accepting, for a process that only passes the
+   * socket to children (a supervisor). Deno: `Deno.listen`, whose fd only
+   * /proc tells (`--allow-all`); Bun: libc through bun:ffi (IP addresses
+   * only); Node: a short-lived Node helper binds and sends the raw handle
+   * back over IPC, which libuv then does not poll.
+   */
+  holdListener(options: TcpListenOptions | UnixListenOptions): Promise<HeldListener>;
+  /**
+   * Makes the runtime stop taking connections from the kernel queue of
+   * `listener`; the ones it already took stay in its queue for `accept()`
+   * (`pending` counts them). `false`, and nothing done, where the runtime
+   * takes connections only on demand (Deno.listen).
+   */
+  stopAccepting(listener: Listener): boolean;
+  /** How {@linkcode Os.sendNotify} sends to `socket` on this runtime. */
+  notifyTransport(socket: string): "datagram" | "ffi" | "systemd-notify";
+  /**
+   * Sends an sd_notify message to a Unix datagram socket (a path, or `@name`);
+   * `false` if this runtime has no way to send it.
+   */
+  sendNotify(socket: string, message: string): Promise<boolean>;
+  /** Binds a fresh Unix datagram socket for sd_notify messages; `undefined` where the runtime cannot. */
+  listenNotify(): NotifyReceiver | undefined;
 }

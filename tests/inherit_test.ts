@@ -1,0 +1,212 @@
+// Net (gracenet's part): fresh listeners, Unix paths, startProcess() with
+// inheritance from fd 3 (closed listeners skipped, variables unset for the
+// child's children), LISTEN_PID, ready() closing unclaimed fds, cross-runtime
+// hand-off, and Deno without /proc access. Real processes, loopback only.
+import assert from "node:assert/strict";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Net, NotInheritedError } from "../src/inherit/mod.ts";
+import { AddrInUseError, connect, listen } from "../src/runtime/mod.ts";
+import { portOf, test } from "./_harness.ts";
+import {
+  allowLongTests,
+  ask,
+  binary,
+  commandFor,
+  current,
+  field,
+  fixturePath,
+  partners,
+  reap,
+  signal,
+  startLogged,
+  tempDir,
+} from "./fixtures/inherit_helpers.ts";
+
+await allowLongTests();
+
+type Rt = "deno" | "bun" | "node";
+
+test("Net.listen() binds a fresh listener when nothing is inherited", async () => {
+  const net = new Net();
+  assert.deepEqual(net.inherited(), []);
+  assert.equal(net.hasParent, false);
+  await using listener = await net.listen({ hostname: "127.0.0.1", port: 0, name: "web" });
+  assert.equal(listener.addr.transport, "tcp");
+  assert.ok(listener.fd !== undefined && listener.fd > 2);
+  const accepted = listener.accept();
+  await using client = await connect({ hostname: "127.0.0.1", port: portOf(listener) });
+  await using conn = await accepted;
+  await conn.write(new TextEncoder().encode("hi"));
+  const buf = new Uint8Array(2);
+  assert.equal(await client.read(buf), 2);
+  await net.ready();
+  await net.close();
+});
+
+test("Net.listen() and listenNamed() reject what they cannot serve", async () => {
+  const net = new Net();
+  await assert.rejects(net.listen({ fd: 3 } as never), TypeError);
+  await assert.rejects(net.listen({ port: 0, name: "a:b" }), TypeError);
+  await assert.rejects(net.listen({ port: 0, name: "" }), TypeError);
+  await assert.rejects(net.listenNamed("web"), NotInheritedError);
+  await assert.rejects(net.listenNamed("bad name"), TypeError);
+});
+
+test("Net.listen() binds a Unix socket path, refuses a taken one, and removes it at close", async () => {
+  const [dir, cleanup] = tempDir();
+  try {
+    const path = join(dir, "s.sock");
+    const net = new Net();
+    const listener = await net.listen({ path });
+    assert.deepEqual(listener.addr, { transport: "unix", path });
+    assert.ok(existsSync(path));
+    await assert.rejects(net.listen({ path }), AddrInUseError);
+    const served = listener.accept().then(async (conn) => {
+      await conn.read(new Uint8Array(16)); // AF_UNIX: closing with unread data resets the peer
+      await conn.write(new TextEncoder().encode("unix ok\n"));
+      conn.close();
+    });
+    assert.equal(await ask({ path }, "x\n", 5000), "unix ok\n");
+    await served;
+    await listener.close();
+    assert.equal(existsSync(path), false);
+    writeFileSync(join(dir, "file"), "");
+    await assert.rejects(net.listen({ path: join(dir, "file") }), AddrInUseError);
+  } finally {
+    cleanup();
+  }
+});
+
+/** Runs inherit_parent on `parentRt`, whose child (inherit_child) runs on `childRt`. */
+async function gracenetRestart(parentRt: Rt, childRt: Rt) {
+  const [dir, cleanup] = tempDir();
+  const path = join(dir, "c.sock");
+  const [ccmd, cargs] = commandFor(childRt, "inherit_child");
+  const [pcmd, pargs] = commandFor(parentRt, "inherit_parent");
+  const proc = startLogged(pcmd, pargs, {
+    env: { PARENT_CHILD: JSON.stringify([ccmd, ...cargs]), PARENT_UNIX: path },
+  });
+  const pids = new Set<number>([proc.pid]);
+  try {
+    const parent = await proc.line(/^PARENT /);
+    const child = field(await proc.line(/^STARTED /), "child");
+    pids.add(child);
+    const serving = await proc.line(/^SERVING /);
+    const a = field(parent, "a");
+    const b = field(parent, "b");
+    const env = await proc.line(/^ENV /);
+    const inherited = JSON.parse((await proc.line(/^INHERITED /)).slice(10));
+    const after = await proc.line(/^AFTER /);
+    const grandchild = await proc.line(/^GRANDCHILD /);
+    const answers = [await ask({ port: a }), await ask({ path })];
+    await assert.rejects(ask({ port: b }, "ping\n", 5000), /ECONNREFUSED/);
+    await proc.closed;
+    return { env, inherited, after, grandchild, answers, child, serving, a, path };
+  } finally {
+    await reap(pids);
+    cleanup();
+  }
+}
+
+function checkRestart(r: Awaited<ReturnType<typeof gracenetRestart>>): void {
+  // Two listeners passed ("b" was closed), with their names, to a child whose pid is LISTEN_PID.
+  assert.match(r.env, / LISTEN_FDS=2 LISTEN_FDNAMES=a:c pidMatches=true$/);
+  assert.equal(r.inherited.length, 2);
+  assert.deepEqual(r.inherited.map((l: { fd: number }) => l.fd), [3, 4]);
+  assert.deepEqual(r.inherited[0].addr, { transport: "tcp", hostname: "127.0.0.1", port: r.a });
+  assert.deepEqual(r.inherited[1].addr, { transport: "unix", path: r.path });
+  // Net unset the variables: the child's own children do not take fd 3 (grace#44).
+  assert.match(r.after, /LISTEN_FDS=unset LISTEN_PID=unset/);
+  assert.equal(
+    r.grandchild,
+    "GRANDCHILD LISTEN_FDS=unset LISTEN_PID=unset LISTEN_FDNAMES=unset NETKIT_LISTEN_ADDRS=unset",
+  );
+  assert.deepEqual(r.answers, [
+    `child ${r.child} tcp:127.0.0.1:0\n`,
+    `child ${r.child} unix:${r.path}\n`,
+  ]);
+}
+
+test("Net.startProcess() passes the open listeners from fd 3, skips closed ones, and unsets the variables", async () => {
+  checkRestart(await gracenetRestart(current, current));
+});
+
+for (const partner of partners()) {
+  test(`Net.startProcess() hands the listeners of a ${current} parent to a ${partner} child and back`, async () => {
+    checkRestart(await gracenetRestart(current, partner));
+    checkRestart(await gracenetRestart(partner, current));
+  });
+}
+
+test("Net ignores inherited fds when LISTEN_PID names another process, and unsets the variables", async () => {
+  await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const [cmd, args] = commandFor(current, "inherit_child");
+  const proc = startLogged(cmd, args, {
+    fds: [listener.fd!],
+    env: { LISTEN_FDS: "1", LISTEN_PID: "1", LISTEN_FDNAMES: "web", CHILD_MODE: "report" },
+  });
+  try {
+    assert.match(await proc.line(/^ENV /), /LISTEN_FDS=1 .* pidMatches=false$/);
+    assert.equal(await proc.line(/^INHERITED /), "INHERITED []");
+    assert.equal(await proc.line(/^AFTER /), "AFTER LISTEN_FDS=unset LISTEN_PID=unset");
+    assert.equal(await proc.exited, 0);
+  } finally {
+    await reap([proc.pid]);
+  }
+});
+
+test("Net.ready() closes the inherited listeners nobody claimed", async () => {
+  await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const [cmd, args] = commandFor(current, "inherit_child");
+  // /bin/sh sets LISTEN_PID to the pid that exec then hands to the runtime.
+  const proc = startLogged(
+    "/bin/sh",
+    ["-c", 'LISTEN_PID=$$; export LISTEN_PID; exec "$@"', "sh", cmd, ...args],
+    { fds: [listener.fd!], env: { LISTEN_FDS: "1", LISTEN_FDNAMES: "web", CHILD_MODE: "report" } },
+  );
+  try {
+    assert.match(await proc.line(/^ENV /), /LISTEN_FDS=1 LISTEN_FDNAMES=web pidMatches=true$/);
+    const inherited = JSON.parse((await proc.line(/^INHERITED /)).slice(10));
+    assert.deepEqual(inherited, [{
+      fd: 3,
+      name: "web",
+      addr: { transport: "tcp", hostname: "127.0.0.1", port: portOf(listener) },
+      claimed: false,
+    }]);
+    assert.equal(await proc.line(/^FD3_BEFORE/), "FD3_BEFORE=listener");
+    assert.equal(await proc.line(/^FD3_AFTER/), "FD3_AFTER=closed");
+    assert.equal(await proc.exited, 0);
+  } finally {
+    await reap([proc.pid]);
+  }
+});
+
+test(
+  "Upgrader on Deno restarts with --allow-net --allow-env --allow-run only (no /proc access)",
+  async () => {
+    const flags = ["run", "--allow-net", "--allow-env", "--allow-run"];
+    const deno = binary("deno");
+    const script = fixturePath("inherit_server");
+    const srv = startLogged(deno, [...flags, script]);
+    const pids = new Set<number>([srv.pid]);
+    try {
+      const first = await srv.line(/^READY .*gen=0 /);
+      const port = field(first, "port");
+      let pid = field(first, "pid");
+      for (let g = 1; g <= 2; g++) {
+        signal(pid, "SIGHUP");
+        const line = await srv.line(new RegExp(`^READY .*gen=${g} `));
+        pid = field(line, "pid");
+        pids.add(pid);
+      }
+      assert.equal(await ask({ port }), `pong ${pid}\n`);
+      signal(pid, "SIGTERM");
+      await srv.closed;
+      assert.equal(srv.lines.filter((l) => l.startsWith("UPGRADED ")).length, 2);
+    } finally {
+      await reap(pids);
+    }
+  },
+  { skip: current === "deno" ? false : `runs in the Deno suite only (this is ${current})` },
+);

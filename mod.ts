@@ -16,5 +16,7 @@
  */
 export * from "./src/runtime/mod.ts";
 export * from "./src/chan/mod.ts";
+export * from "./src/listenbuffer/mod.ts";
+export * from "./src/graceful/mod.ts";
 export * from "./src/poll/mod.ts";
 export * from "./src/inherit/mod.ts";

@@ -1,0 +1,284 @@
+/**
+ * The tracked connection a {@linkcode GracefulListener} hands out, and the
+ * functions that change its state.
+ *
+ * Internals: the tracked conn delegates everything to the conn it wraps and
+ * overrides only what changes state (read, the read deadline, close). The
+ * read and write hot paths return the wrapped conn's own promise; only a read
+ * on an idle conn in Automatic or Deadline mode adds a `then` (to mark the
+ * conn in use when data arrives).
+ *
+ * @module
+ */
+import { type Addr, ClosedError, type Conn, type Deadline } from "../runtime/mod.ts";
+import { NotManagedError } from "./errors.ts";
+import type { Tracker } from "./_tracker.ts";
+import type { GracefulConnState, Mode } from "./types.ts";
+
+/** The size of the chunks the lazy `readable` stream reads. */
+const STREAM_CHUNK = 64 * 1024;
+
+/**
+ * A connection accepted through a {@linkcode GracefulListener}: a
+ * {@linkcode Conn} whose state (idle, in use, disowned, closed) the listener
+ * tracks, so that a drain can close it at the right time.
+ *
+ * Close it through this object (not through `native`), or the listener
+ * believes it still open.
+ */
+export interface GracefulConn extends Conn {
+  /** The state the listener sees: `"idle"`, `"in-use"`, `"disowned"` or `"closed"`. */
+  readonly state: GracefulConnState;
+  /**
+   * Marks the connection idle: a drain closes it now (and closes it at once
+   * if a drain is under way). No-op unless it is in use.
+   */
+  markIdle(): void;
+  /** Marks the connection in use: a drain waits for it. No-op unless it is idle. */
+  markInUse(): void;
+  /**
+   * Stops tracking the connection (e.g. after an upgrade to WebSocket): no
+   * drain closes it or waits for it. It still counts in `stats.disowned`
+   * until it is closed.
+   */
+  disown(): void;
+}
+
+/** Internal: the one implementation of {@linkcode GracefulConn}. */
+export class TrackedConn implements GracefulConn {
+  /** Set by the tracker only. */
+  state: GracefulConnState = "idle";
+  readonly #inner: Conn;
+  readonly #tracker: Tracker<TrackedConn>;
+  readonly #auto: boolean;
+  readonly #deadline: boolean;
+  #readable: ReadableStream<Uint8Array> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
+
+  /** Readiness, where the wrapped conn has it (see {@linkcode Conn.whenReadable}). */
+  readonly whenReadable?: Conn["whenReadable"];
+  /** Write readiness, where the wrapped conn has it. */
+  readonly whenWritable?: Conn["whenWritable"];
+
+  constructor(inner: Conn, tracker: Tracker<TrackedConn>, mode: Mode) {
+    this.#inner = inner;
+    this.#tracker = tracker;
+    this.#auto = mode !== "manual";
+    this.#deadline = mode === "deadline";
+    // Pollers (poll module) see readiness through the tracked conn; the read
+    // they then make goes through read(), so it is tracked.
+    if (typeof inner.whenReadable === "function") {
+      this.whenReadable = (callback, options) => inner.whenReadable!(callback, options);
+    }
+    if (typeof inner.whenWritable === "function") {
+      this.whenWritable = (callback, options) => inner.whenWritable!(callback, options);
+    }
+  }
+
+  get localAddr(): Addr {
+    return this.#inner.localAddr;
+  }
+
+  get remoteAddr(): Addr {
+    return this.#inner.remoteAddr;
+  }
+
+  get closed(): boolean {
+    return this.state === "closed" || this.#inner.closed;
+  }
+
+  get native(): unknown {
+    return this.#inner.native;
+  }
+
+  get fd(): number | undefined {
+    return this.#inner.fd;
+  }
+
+  read(buf: Uint8Array): Promise<number | null> {
+    if (this.state !== "idle" || !this.#auto) return this.#inner.read(buf);
+    return this.#inner.read(buf).then(this.#afterIdleRead);
+  }
+
+  // One function per conn, not one closure per read.
+  readonly #afterIdleRead = (n: number | null): number | null => {
+    // A drain closed the conn after the data came but before the caller saw
+    // it: drop the data, as goji does, so that no request starts that cannot
+    // be answered.
+    if (this.state === "closed") {
+      throw new ClosedError("Cannot read: the connection was closed by a drain");
+    }
+    if (n !== null && n > 0) this.#tracker.markInUse(this);
+    return n;
+  };
+
+  write(bytes: Uint8Array): Promise<number> {
+    return this.#inner.write(bytes);
+  }
+
+  closeWrite(): Promise<void> {
+    return this.#inner.closeWrite();
+  }
+
+  close(): void {
+    this.#tracker.gone(this);
+    this.#inner.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+
+  setNoDelay(noDelay?: boolean): void {
+    this.#inner.setNoDelay(noDelay);
+  }
+
+  setKeepAlive(keepAlive?: boolean, delayMs?: number): void {
+    this.#inner.setKeepAlive(keepAlive, delayMs);
+  }
+
+  setReadDeadline(deadline: Deadline): void {
+    this.#inner.setReadDeadline(deadline);
+    if (this.#deadline) this.#tracker.markIdle(this);
+  }
+
+  setWriteDeadline(deadline: Deadline): void {
+    this.#inner.setWriteDeadline(deadline);
+  }
+
+  setDeadline(deadline: Deadline): void {
+    this.#inner.setDeadline(deadline);
+    if (this.#deadline) this.#tracker.markIdle(this);
+  }
+
+  markIdle(): void {
+    this.#tracker.markIdle(this);
+  }
+
+  markInUse(): void {
+    this.#tracker.markInUse(this);
+  }
+
+  disown(): void {
+    this.#tracker.disown(this);
+  }
+
+  // The streams go through this object's read/write/close, so that stream
+  // users are tracked too.
+  get readable(): ReadableStream<Uint8Array> {
+    this.#readable ??= new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        const buf = new Uint8Array(STREAM_CHUNK);
+        const n = await this.read(buf);
+        if (n === null) controller.close();
+        else controller.enqueue(buf.subarray(0, n));
+      },
+      cancel: () => this.close(),
+    }, { highWaterMark: 0 });
+    return this.#readable;
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    this.#writable ??= new WritableStream<Uint8Array>({
+      write: async (chunk) => {
+        await this.write(chunk);
+      },
+      close: () => this.closeWrite(),
+      abort: () => this.close(),
+    });
+    return this.#writable;
+  }
+}
+
+function managed(conn: unknown, action: string): TrackedConn {
+  if (conn instanceof TrackedConn) return conn;
+  throw new NotManagedError(
+    `Cannot ${action}: the connection was not accepted through a graceful listener`,
+  );
+}
+
+/**
+ * Marks a connection idle (goji's `MarkIdle`): a drain closes it now, and if
+ * a drain is under way it is closed at once. No-op unless it is in use.
+ *
+ * @param conn A connection accepted through a {@linkcode GracefulListener}.
+ * @throws {NotManagedError} If no graceful listener wrapped `conn`.
+ *
+ * @example Marking a connection idle between requests (Manual mode)
+ * ```ts
+ * import { markIdle, markInUse, Mode, wrap } from "@netkit/netkit/graceful";
+ * import { connect, listen } from "@netkit/netkit/runtime";
+ *
+ * await using listener = wrap(await listen({ hostname: "127.0.0.1", port: 0 }), Mode.Manual);
+ * const port = listener.addr.transport === "tcp" ? listener.addr.port : 0;
+ * const accepted = listener.accept();
+ * await using client = await connect({ hostname: "127.0.0.1", port });
+ * await using conn = await accepted;
+ *
+ * markInUse(conn); // a request starts
+ * console.log(conn.state); // "in-use"
+ * markIdle(conn); // the response is written
+ * console.log(conn.state); // "idle"
+ * ```
+ */
+export function markIdle(conn: Conn): void {
+  managed(conn, "mark idle").markIdle();
+}
+
+/**
+ * Marks a connection in use (goji's `MarkInUse`): a drain waits until it is
+ * idle again. No-op unless it is idle.
+ *
+ * @param conn A connection accepted through a {@linkcode GracefulListener}.
+ * @throws {NotManagedError} If no graceful listener wrapped `conn`.
+ *
+ * @example Keeping a connection open through a drain
+ * ```ts
+ * import { markIdle, markInUse, wrap } from "@netkit/netkit/graceful";
+ * import { connect, listen } from "@netkit/netkit/runtime";
+ *
+ * const listener = wrap(await listen({ hostname: "127.0.0.1", port: 0 }));
+ * const port = listener.addr.transport === "tcp" ? listener.addr.port : 0;
+ * const accepted = listener.accept();
+ * await using client = await connect({ hostname: "127.0.0.1", port });
+ * const conn = await accepted;
+ *
+ * markInUse(conn);
+ * const drained = listener.drain();
+ * console.log(conn.closed); // false: the drain waits for it
+ * markIdle(conn); // done: the drain closes it and resolves
+ * await drained;
+ * console.log(conn.closed); // true
+ * ```
+ */
+export function markInUse(conn: Conn): void {
+  managed(conn, "mark in use").markInUse();
+}
+
+/**
+ * Stops tracking a connection (goji's `Disown`), e.g. once it was upgraded to
+ * WebSocket: no drain closes it or waits for it. Close it yourself.
+ *
+ * @param conn A connection accepted through a {@linkcode GracefulListener}.
+ * @throws {NotManagedError} If no graceful listener wrapped `conn`.
+ *
+ * @example A disowned connection survives drainAll()
+ * ```ts
+ * import { disown, wrap } from "@netkit/netkit/graceful";
+ * import { connect, listen } from "@netkit/netkit/runtime";
+ *
+ * const listener = wrap(await listen({ hostname: "127.0.0.1", port: 0 }));
+ * const port = listener.addr.transport === "tcp" ? listener.addr.port : 0;
+ * const accepted = listener.accept();
+ * await using client = await connect({ hostname: "127.0.0.1", port });
+ * await using conn = await accepted;
+ *
+ * disown(conn);
+ * await listener.drainAll();
+ * console.log(conn.closed, listener.stats.disowned); // false 1
+ * ```
+ */
+export function disown(conn: Conn): void {
+  managed(conn, "disown").disown();
+}

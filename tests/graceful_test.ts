@@ -1,0 +1,351 @@
+// Tests of the graceful listener (@netkit/netkit/graceful: wrap, modes,
+// markIdle/markInUse/disown, closeIdle, drain, drainAll, stats). Every test
+// runs once per adapter this runtime has.
+import assert from "node:assert/strict";
+import {
+  disown,
+  DrainTimeoutError,
+  type GracefulConn,
+  type GracefulListener,
+  type GracefulStats,
+  markIdle,
+  markInUse,
+  Mode,
+  NotManagedError,
+  wrap,
+} from "../src/graceful/mod.ts";
+import {
+  ClosedError,
+  type Conn,
+  connect,
+  listen,
+  ListenerClosedError,
+  useRuntime,
+} from "../src/runtime/mod.ts";
+import { adapters, bytes, delay, portOf, readExactly, test, text } from "./_harness.ts";
+
+const HOST = "127.0.0.1";
+
+/** Accepts one conn and connects one client to it. */
+async function pair(listener: GracefulListener): Promise<[GracefulConn, Conn]> {
+  const accepted = listener.accept();
+  const client = await connect({ hostname: HOST, port: portOf(listener) });
+  return [await accepted, client];
+}
+
+/** Reads until EOF or an error: true when the peer closed the connection. */
+async function seesClose(conn: Conn): Promise<boolean> {
+  try {
+    const buf = new Uint8Array(16);
+    for (let i = 0; i < 100; i++) {
+      if ((await conn.read(buf)) === null) return true;
+    }
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+function counts(s: GracefulStats): string {
+  return `idle=${s.idle} inUse=${s.inUse} disowned=${s.disowned} total=${s.total} accepted=${s.accepted} closed=${s.closed}`;
+}
+
+for (const adapter of adapters) {
+  const t = (name: string, fn: () => Promise<void> | void) =>
+    test(`[${adapter}] ${name}`, async () => {
+      const before = useRuntime(adapter);
+      try {
+        await fn();
+      } finally {
+        useRuntime(before);
+      }
+    });
+
+  t("wrap() in Automatic mode (the default): new conns are idle, data marks in use", async () => {
+    await using listener = wrap(await listen({ hostname: HOST, port: 0 }));
+    assert.equal(listener.mode, Mode.Automatic);
+    const [conn, client] = await pair(listener);
+    await using _c = conn;
+    await using _k = client;
+    assert.equal(conn.state, "idle");
+    assert.equal(counts(listener.stats), "idle=1 inUse=0 disowned=0 total=1 accepted=1 closed=0");
+    await client.write(bytes("req"));
+    assert.equal(text(await readExactly(conn, 3)), "req");
+    assert.equal(conn.state, "in-use");
+    assert.equal(counts(listener.stats), "idle=0 inUse=1 disowned=0 total=1 accepted=1 closed=0");
+    // Reads on an in-use conn, and a read deadline, change nothing.
+    await client.write(bytes("more"));
+    await readExactly(conn, 4);
+    conn.setReadDeadline(null);
+    assert.equal(conn.state, "in-use");
+    conn.markIdle();
+    assert.equal(conn.state, "idle");
+    // A read that brings nothing (EOF) leaves it idle.
+    await client.closeWrite();
+    assert.equal(await conn.read(new Uint8Array(8)), null);
+    assert.equal(conn.state, "idle");
+    conn.close();
+    assert.equal(conn.state, "closed");
+    assert.equal(counts(listener.stats), "idle=0 inUse=0 disowned=0 total=0 accepted=1 closed=1");
+  });
+
+  t("wrap() in Manual mode: only markIdle() and markInUse() change state", async () => {
+    await using listener = wrap(await listen({ hostname: HOST, port: 0 }), Mode.Manual);
+    const [conn, client] = await pair(listener);
+    await using _c = conn;
+    await using _k = client;
+    await client.write(bytes("abc"));
+    await readExactly(conn, 3);
+    conn.setReadDeadline(Date.now() + 60_000);
+    assert.equal(conn.state, "idle");
+    markInUse(conn);
+    assert.equal(conn.state, "in-use");
+    markInUse(conn); // no-op
+    assert.equal(listener.stats.inUse, 1);
+    markIdle(conn);
+    markIdle(conn); // no-op
+    assert.equal(conn.state, "idle");
+    assert.equal(listener.stats.idle, 1);
+  });
+
+  t(
+    "wrap() in Deadline mode: a read marks in use, setting a read deadline marks idle",
+    async () => {
+      await using listener = wrap(await listen({ hostname: HOST, port: 0 }), Mode.Deadline);
+      const [conn, client] = await pair(listener);
+      await using _c = conn;
+      await using _k = client;
+      for (let i = 0; i < 3; i++) {
+        // What an HTTP server does: deadline for the next request, read it, answer.
+        conn.setReadDeadline(Date.now() + 60_000);
+        assert.equal(conn.state, "idle");
+        await client.write(bytes(`r${i}`));
+        await readExactly(conn, 2);
+        assert.equal(conn.state, "in-use");
+        await conn.write(bytes(`a${i}`));
+        await readExactly(client, 2);
+      }
+      conn.setDeadline(null);
+      assert.equal(conn.state, "idle");
+      conn.setWriteDeadline(null);
+      assert.equal(conn.state, "idle");
+    },
+  );
+
+  t("markIdle(), markInUse() and disown() reject a conn no graceful listener wrapped", async () => {
+    await using plain = await listen({ hostname: HOST, port: 0 });
+    const accepted = plain.accept();
+    await using client = await connect({ hostname: HOST, port: portOf(plain) });
+    await using conn = await accepted;
+    assert.throws(() => markIdle(conn), NotManagedError);
+    assert.throws(() => markInUse(conn), NotManagedError);
+    assert.throws(() => disown(client), NotManagedError);
+    assert.throws(() => markIdle({} as Conn), (err: Error) => err.name === "NotManagedError");
+  });
+
+  t("GracefulListener.closeIdle() closes the idle conns only", async () => {
+    await using listener = wrap(await listen({ hostname: HOST, port: 0 }), Mode.Manual);
+    const [idle, c1] = await pair(listener);
+    const [busy, c2] = await pair(listener);
+    await using _1 = c1;
+    await using _2 = c2;
+    await using _b = busy;
+    busy.markInUse();
+    await listener.closeIdle();
+    assert.equal(idle.state, "closed");
+    assert.equal(idle.closed, true);
+    assert.equal(busy.state, "in-use");
+    assert.ok(await seesClose(c1));
+    // Conns that turn idle later stay open: closeIdle() is not a drain.
+    busy.markIdle();
+    assert.equal(busy.closed, false);
+    assert.equal(counts(listener.stats), "idle=1 inUse=0 disowned=0 total=1 accepted=2 closed=1");
+  });
+
+  t("GracefulListener.drain() waits for an in-use conn, then closes it when idle", async () => {
+    const listener = wrap(await listen({ hostname: HOST, port: 0 }));
+    const [idle, c1] = await pair(listener);
+    const [busy, c2] = await pair(listener);
+    await using _1 = c1;
+    await using _2 = c2;
+    await c2.write(bytes("work"));
+    await readExactly(busy, 4); // Automatic: in use now
+    let drained = false;
+    const draining = listener.drain().then(() => (drained = true));
+    assert.equal(listener.draining, true);
+    assert.equal(idle.closed, true, "idle conns close at once");
+    await delay(50);
+    assert.equal(drained, false, "drain waits for the in-use conn");
+    assert.equal(busy.closed, false);
+    // Not accepting any more: new accepts reject, connects are refused.
+    await assert.rejects(listener.accept(), ListenerClosedError);
+    assert.equal(listener.closed, true);
+    await assert.rejects(connect({ hostname: HOST, port: portOf(listener) }));
+    // The busy conn finishes its work and turns idle: the drain closes it.
+    await busy.write(bytes("done"));
+    assert.equal(text(await readExactly(c2, 4)), "done");
+    busy.markIdle();
+    await draining;
+    assert.equal(busy.state, "closed");
+    assert.ok(await seesClose(c2));
+    assert.equal(counts(listener.stats), "idle=0 inUse=0 disowned=0 total=0 accepted=2 closed=2");
+  });
+
+  t("GracefulListener.drain({ timeout }) force-closes what is left and says how many", async () => {
+    const listener = wrap(await listen({ hostname: HOST, port: 0 }), Mode.Manual);
+    const [a, c1] = await pair(listener);
+    const [b, c2] = await pair(listener);
+    const [idle, c3] = await pair(listener);
+    await using _1 = c1;
+    await using _2 = c2;
+    await using _3 = c3;
+    a.markInUse();
+    b.markInUse();
+    const err = await listener.drain({ timeout: 50 }).then(
+      () => assert.fail("drain should time out"),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof DrainTimeoutError);
+    assert.equal(err.cut, 2);
+    assert.match(err.message, /^Cannot drain: 2 connections still open after 50 ms/);
+    assert.equal(idle.closed, true);
+    assert.equal(a.closed && b.closed, true);
+    assert.ok(await seesClose(c1));
+    assert.equal(counts(listener.stats), "idle=0 inUse=0 disowned=0 total=0 accepted=3 closed=3");
+  });
+
+  t("GracefulListener.drain({ signal }) force-closes on abort", async () => {
+    const listener = wrap(await listen({ hostname: HOST, port: 0 }), Mode.Manual);
+    const [a, c1] = await pair(listener);
+    await using _1 = c1;
+    a.markInUse();
+    const ac = new AbortController();
+    const draining = listener.drain({ signal: ac.signal });
+    ac.abort(new Error("deploy deadline"));
+    await assert.rejects(draining, (err: unknown) => {
+      assert.ok(err instanceof DrainTimeoutError);
+      assert.equal(err.cut, 1);
+      assert.equal((err.cause as Error).message, "deploy deadline");
+      return true;
+    });
+    assert.equal(a.closed, true);
+    // An already aborted signal cuts at once; nothing is left, so it resolves.
+    await listener.drain({ signal: AbortSignal.abort() });
+    await assert.rejects(listener.drain({ timeout: -1 }), RangeError);
+    await assert.rejects(
+      listener.drain({ signal: "no" as unknown as AbortSignal }),
+      TypeError,
+    );
+  });
+
+  t("GracefulListener.drainAll() closes every tracked conn; disowned ones survive", async () => {
+    const listener = wrap(await listen({ hostname: HOST, port: 0 }), Mode.Manual);
+    const [idle, c1] = await pair(listener);
+    const [busy, c2] = await pair(listener);
+    const [ws, c3] = await pair(listener);
+    await using _1 = c1;
+    await using _2 = c2;
+    await using _3 = c3;
+    busy.markInUse();
+    disown(ws);
+    assert.equal(ws.state, "disowned");
+    ws.markInUse(); // no effect on a disowned conn
+    assert.equal(counts(listener.stats), "idle=1 inUse=1 disowned=1 total=3 accepted=3 closed=0");
+    await listener.drainAll();
+    assert.equal(idle.closed && busy.closed, true);
+    assert.equal(ws.closed, false);
+    assert.equal(counts(listener.stats), "idle=0 inUse=0 disowned=1 total=1 accepted=3 closed=2");
+    // The disowned conn still works, and a drain does not wait for it.
+    await c3.write(bytes("still here"));
+    assert.equal(text(await readExactly(ws, 10)), "still here");
+    await listener.drain();
+    ws.close();
+    assert.equal(counts(listener.stats), "idle=0 inUse=0 disowned=0 total=0 accepted=3 closed=3");
+  });
+
+  t("GracefulListener's accept loop ends quietly when a drain starts", async () => {
+    const listener = wrap(await listen({ hostname: HOST, port: 0 }));
+    const got: GracefulConn[] = [];
+    const loop = (async () => {
+      for await (const conn of listener) got.push(conn);
+    })();
+    const waiting = listener.accept();
+    const client = await connect({ hostname: HOST, port: portOf(listener) });
+    for (let i = 0; i < 200 && got.length === 0; i++) await delay(5);
+    // Whoever got the connection, the drain closes it (idle) and ends the loop.
+    await listener.drain();
+    await loop;
+    await waiting.then((c) => got.push(c), (err) => assert.ok(err instanceof ListenerClosedError));
+    assert.equal(got.length, 1);
+    assert.equal(got[0].closed, true);
+    await assert.rejects(listener.accept(), ListenerClosedError);
+    client.close();
+  });
+
+  t("GracefulConn streams go through the tracking", async () => {
+    await using listener = wrap(await listen({ hostname: HOST, port: 0 }));
+    const [conn, client] = await pair(listener);
+    await using _k = client;
+    const reader = conn.readable.getReader();
+    await client.write(bytes("stream"));
+    const { value } = await reader.read();
+    assert.ok(value !== undefined && value.byteLength > 0);
+    assert.equal(conn.state, "in-use");
+    reader.releaseLock();
+    const writer = conn.writable.getWriter();
+    await writer.write(bytes("back"));
+    assert.equal(text(await readExactly(client, 4)), "back");
+    await writer.abort(); // closes the conn, through the tracking
+    assert.equal(conn.state, "closed");
+    assert.equal(listener.stats.closed, 1);
+  });
+
+  t("GracefulConn: a read on a conn closed by a drain rejects", async () => {
+    const listener = wrap(await listen({ hostname: HOST, port: 0 }));
+    const [conn, client] = await pair(listener);
+    await using _k = client;
+    const reading = conn.read(new Uint8Array(8)); // idle, waiting for a request
+    await listener.drain();
+    await assert.rejects(reading, ClosedError);
+    await assert.rejects(conn.read(new Uint8Array(8)), ClosedError);
+  });
+
+  t("GracefulListener and GracefulConn pass readiness through to the adapter", async () => {
+    await using listener = wrap(await listen({ hostname: HOST, port: 0 }));
+    assert.equal(typeof listener.whenAcceptable, "function");
+    const acceptable = new Promise<string>((resolve) => listener.whenAcceptable!(resolve));
+    await using client = await connect({ hostname: HOST, port: portOf(listener) });
+    assert.equal(await acceptable, "ready");
+    await using conn = await listener.accept();
+    assert.equal(typeof conn.whenReadable, "function");
+    assert.equal(typeof conn.whenWritable, "function");
+    const readable = new Promise<string>((resolve) => conn.whenReadable!(resolve));
+    await client.write(bytes("poll"));
+    assert.equal(await readable, "data");
+    assert.equal(conn.state, "idle", "readiness alone does not mark it in use");
+    assert.equal(text(await readExactly(conn, 4)), "poll");
+    assert.equal(conn.state, "in-use", "the read that follows does");
+    assert.equal(await new Promise<string>((resolve) => conn.whenWritable!(resolve)), "ready");
+  });
+
+  t("GracefulListener passes the listener through: addr, pending, close, dispose", async () => {
+    const inner = await listen({ hostname: HOST, port: 0 });
+    const listener = wrap(inner);
+    assert.deepEqual(listener.addr, inner.addr);
+    assert.equal(listener.native, inner.native);
+    assert.equal(listener.pending, inner.pending);
+    assert.equal(listener.dropped, 0);
+    assert.equal(listener.draining, false);
+    await listener[Symbol.asyncDispose]();
+    assert.equal(inner.closed, true);
+    assert.equal(listener.closed, true);
+    await assert.rejects(listener.accept(), ListenerClosedError);
+  });
+
+  t("wrap() validates its arguments", async () => {
+    await using inner = await listen({ hostname: HOST, port: 0 });
+    assert.throws(() => wrap(inner, "fast" as unknown as Mode), RangeError);
+    assert.throws(() => wrap({} as unknown as typeof inner), TypeError);
+    assert.throws(() => wrap(null as unknown as typeof inner), TypeError);
+  });
+}

@@ -49,7 +49,7 @@ count() { # runtime, passed, failed
 }
 
 echo "== deno test"
-"$bin/deno" test -A --doc tests/ $entries 2>&1 | tee "$log_dir/deno.log" | grep -E '(FAILED|ERRORS|^error|=>)' | head -n 40
+"$bin/deno" test -A --doc tests/ src/ mod.ts 2>&1 | tee "$log_dir/deno.log" | grep -E '(FAILED|ERRORS|^error|=>)' | head -n 40
 deno_line=$(grep -E '[0-9]+ passed.*[0-9]+ failed' "$log_dir/deno.log" | tail -n 1)
 d_pass=$(sed -E 's/.* ([0-9]+) passed.*/\1/' <<<"$deno_line")
 d_fail=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$deno_line")

@@ -212,7 +212,14 @@ export function startFixture(
       }),
     exited,
     kill: (signal = "SIGTERM") => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      // By pid: Deno's child.kill() delivers only the first signal and then
+      // misreports the exit status.
+      try {
+        process.kill(child.pid!, signal);
+      } catch {
+        // Already gone.
+      }
     },
   };
 }

@@ -10,13 +10,17 @@
  *
  * @module
  */
-import { type Addr, ClosedError, type Conn, type Deadline } from "../runtime/mod.ts";
+import {
+  type Addr,
+  ClosedError,
+  type Conn,
+  type Deadline,
+  readableOf,
+  writableOf,
+} from "../runtime/mod.ts";
 import { NotManagedError } from "./errors.ts";
 import type { Tracker } from "./_tracker.ts";
 import type { GracefulConnState, Mode } from "./types.ts";
-
-/** The size of the chunks the lazy `readable` stream reads. */
-const STREAM_CHUNK = 64 * 1024;
 
 /**
  * A connection accepted through a {@linkcode GracefulListener}: a
@@ -167,26 +171,12 @@ export class TrackedConn implements GracefulConn {
   // The streams go through this object's read/write/close, so that stream
   // users are tracked too.
   get readable(): ReadableStream<Uint8Array> {
-    this.#readable ??= new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        const buf = new Uint8Array(STREAM_CHUNK);
-        const n = await this.read(buf);
-        if (n === null) controller.close();
-        else controller.enqueue(buf.subarray(0, n));
-      },
-      cancel: () => this.close(),
-    }, { highWaterMark: 0 });
+    this.#readable ??= readableOf(this);
     return this.#readable;
   }
 
   get writable(): WritableStream<Uint8Array> {
-    this.#writable ??= new WritableStream<Uint8Array>({
-      write: async (chunk) => {
-        await this.write(chunk);
-      },
-      close: () => this.closeWrite(),
-      abort: () => this.close(),
-    });
+    this.#writable ??= writableOf(this);
     return this.#writable;
   }
 }

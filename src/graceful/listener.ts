@@ -5,6 +5,7 @@
  */
 import {
   type AbortOptions,
+  acceptAll,
   type Addr,
   type Conn,
   type Listener,
@@ -131,15 +132,8 @@ class Graceful implements GracefulListener {
     return tracked;
   };
 
-  async *[Symbol.asyncIterator](): AsyncIterator<GracefulConn> {
-    while (true) {
-      try {
-        yield await this.accept();
-      } catch (err) {
-        if (err instanceof ListenerClosedError) return;
-        throw err;
-      }
-    }
+  [Symbol.asyncIterator](): AsyncIterator<GracefulConn> {
+    return acceptAll<GracefulConn>(this);
   }
 
   close(): Promise<void> {

@@ -14,7 +14,7 @@
 //   returns the connections the runtime had already taken (node:net and Bun
 //   accept eagerly) until none are left; closing them instead would reset
 //   clients in the middle of a hand-off.
-import { listen, type Listener, ListenerClosedError, os } from "../runtime/mod.ts";
+import { acceptAll, listen, type Listener, ListenerClosedError, os } from "../runtime/mod.ts";
 import type { AbortOptions, Addr, Conn } from "../runtime/mod.ts";
 
 /** A Unix socket path this process answers for, and the file's identity then. */
@@ -122,15 +122,8 @@ export class NetListener implements Listener {
     });
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Conn> {
-    while (true) {
-      try {
-        yield await this.accept();
-      } catch (err) {
-        if (err instanceof ListenerClosedError) return;
-        throw err;
-      }
-    }
+  [Symbol.asyncIterator](): AsyncIterator<Conn> {
+    return acceptAll<Conn>(this);
   }
 
   close(): Promise<void> {

@@ -12,6 +12,7 @@
  */
 import {
   type AbortOptions,
+  acceptAll,
   type Addr,
   type Conn,
   listen,
@@ -205,15 +206,8 @@ class Buffered implements BufferedListener {
     });
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Conn> {
-    while (true) {
-      try {
-        yield await this.accept();
-      } catch (err) {
-        if (err instanceof ListenerClosedError) return;
-        throw err;
-      }
-    }
+  [Symbol.asyncIterator](): AsyncIterator<Conn> {
+    return acceptAll<Conn>(this);
   }
 
   close(): Promise<void> {

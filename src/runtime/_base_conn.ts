@@ -1,5 +1,6 @@
 // Internal: what every adapter's Conn shares (deadlines, write ordering, close,
 // lazy web streams, leak accounting). Runtime-free: subclasses supply the I/O.
+import { readableOf, writableOf } from "./conn_streams.ts";
 import { ClosedError } from "./errors.ts";
 import { DeadlineClock, type Fail } from "./_deadline.ts";
 import { mapError } from "./_map_error.ts";
@@ -36,9 +37,6 @@ function checkWatch(callback: unknown, action: string): void {
     throw new TypeError(`Cannot ${action}: the callback must be a function or null`);
   }
 }
-
-/** The size of the chunks the lazy `readable` stream reads. */
-const STREAM_CHUNK = 64 * 1024;
 
 /** The shared part of every adapter's {@linkcode Conn}. */
 export abstract class BaseConn implements Conn {
@@ -251,26 +249,12 @@ export abstract class BaseConn implements Conn {
   }
 
   get readable(): ReadableStream<Uint8Array> {
-    this.#readable ??= new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        const buf = new Uint8Array(STREAM_CHUNK);
-        const n = await this.read(buf);
-        if (n === null) controller.close();
-        else controller.enqueue(buf.subarray(0, n));
-      },
-      cancel: () => this.close(),
-    }, { highWaterMark: 0 });
+    this.#readable ??= readableOf(this);
     return this.#readable;
   }
 
   get writable(): WritableStream<Uint8Array> {
-    this.#writable ??= new WritableStream<Uint8Array>({
-      write: async (chunk) => {
-        await this.write(chunk);
-      },
-      close: () => this.closeWrite(),
-      abort: () => this.close(),
-    });
+    this.#writable ??= writableOf(this);
     return this.#writable;
   }
 

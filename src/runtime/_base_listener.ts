@@ -2,6 +2,7 @@
 // a FIFO of waiting accept() calls, the queue bound, close and iteration.
 // Runtime-free: subclasses feed conns in with `_deliver` (push-based runtimes)
 // or pull them on demand from `_demand` (Deno).
+import { acceptAll } from "./accept_all.ts";
 import { ListenerClosedError } from "./errors.ts";
 import { mapError } from "./_map_error.ts";
 import { opened, released } from "./_resources.ts";
@@ -161,15 +162,8 @@ export abstract class BaseListener implements Listener {
     });
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Conn> {
-    while (true) {
-      try {
-        yield await this.accept();
-      } catch (err) {
-        if (err instanceof ListenerClosedError) return;
-        throw err;
-      }
-    }
+  [Symbol.asyncIterator](): AsyncIterator<Conn> {
+    return acceptAll<Conn>(this);
   }
 
   async close(): Promise<void> {

@@ -90,6 +90,8 @@ export {
   TimeoutError,
 } from "./errors.ts";
 export { onSignal } from "./_signals.ts";
+export { acceptAll } from "./accept_all.ts";
+export { readableOf, writableOf } from "./conn_streams.ts";
 
 const ADAPTERS: Record<RuntimeName, Runtime> = {
   deno: denoRuntime,

@@ -18,23 +18,15 @@
 import { spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { createServer as createHttpServer } from "node:http";
-import { createServer as createNetServer } from "node:net";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type GracefulConn, gracefulHttp, wrap } from "../src/graceful/mod.ts";
 import { type Conn, listen, type Listener, runtime } from "../src/runtime/mod.ts";
+import { repoRoot, serveEcho, serveNative } from "./_servers.ts";
 
 const g = globalThis as any;
 const args: string[] = g.process.argv.slice(2);
-const here = dirname(fileURLToPath(import.meta.url));
 const SECONDS = 2;
-
-/** The repo root: the directory holding deno.json (bench/ or npm/esm/bench/). */
-function repoRoot(): string {
-  return here.endsWith(join("npm", "esm", "bench"))
-    ? join(here, "..", "..", "..")
-    : join(here, "..");
-}
 
 // ---------------------------------------------------------------------------
 // Servers (child processes)
@@ -50,71 +42,11 @@ async function serveHttp(graceful: boolean): Promise<number> {
   return (server.address() as any).port;
 }
 
-async function serveNative(): Promise<number> {
-  if (runtime.name === "deno") {
-    const l = g.Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    (async () => {
-      for await (const conn of l) {
-        (async () => {
-          const buf = new Uint8Array(64 * 1024);
-          try {
-            while (true) {
-              const n = await conn.read(buf);
-              if (n === null) break;
-              let off = 0;
-              while (off < n) off += await conn.write(buf.subarray(off, n));
-            }
-          } catch { /* reset by the client */ }
-          try {
-            conn.close();
-          } catch { /* closed */ }
-        })();
-      }
-    })();
-    return l.addr.port;
-  }
-  if (runtime.name === "bun") {
-    const l = g.Bun.listen({
-      hostname: "127.0.0.1",
-      port: 0,
-      socket: {
-        data(s: any, d: Uint8Array) {
-          s.write(d);
-        },
-        error() {},
-      },
-    });
-    return l.port;
-  }
-  const server = createNetServer((s) => {
-    s.setNoDelay(true);
-    s.on("data", (d) => s.write(d));
-    s.on("error", () => {});
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return (server.address() as any).port;
-}
-
 async function serveNetkit(wrapped: boolean): Promise<number> {
   const inner = await listen({ hostname: "127.0.0.1", port: 0 });
-  const listener: Listener = wrapped ? wrap(inner) : inner;
-  (async () => {
-    for await (const conn of listener) {
-      (async () => {
-        const buf = new Uint8Array(64 * 1024);
-        const tracked = wrapped ? (conn as GracefulConn) : null;
-        try {
-          while (true) {
-            const n = await conn.read(buf); // wrapped: data marks it in use
-            if (n === null) break;
-            await conn.write(buf.subarray(0, n));
-            tracked?.markIdle(); // wrapped: the reply is done
-          }
-        } catch { /* reset by the client */ }
-        conn.close();
-      })();
-    }
-  })();
+  // Wrapped: a read marks the conn in use (Automatic), the reply marks it idle.
+  if (wrapped) serveEcho(wrap(inner), (conn: GracefulConn) => conn.markIdle());
+  else serveEcho(inner);
   return inner.addr.transport === "tcp" ? inner.addr.port : 0;
 }
 
@@ -251,9 +183,9 @@ async function round(kind: Kind, test: Test): Promise<Sample> {
         if (m) resolve(Number(m[1]));
       });
     });
-    const bun = join(repoRoot(), "scripts/node_modules/.bin/bun");
+    const bun = join(repoRoot(import.meta.url), "scripts/node_modules/.bin/bun");
     const client = spawn(bun, [
-      join(repoRoot(), "bench/graceful_http.ts"),
+      join(repoRoot(import.meta.url), "bench/graceful_http.ts"),
       "client",
       test,
       String(port),

@@ -8,84 +8,17 @@
 // Not library code: it may use Deno.*, Bun.* and node:* directly.
 // deno-lint-ignore-file no-explicit-any
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { listen, runtime } from "../src/runtime/mod.ts";
+import { repoRoot, serveEcho, serveNative } from "./_servers.ts";
 
 const g = globalThis as any;
 const args: string[] = g.process.argv.slice(2);
-const here = dirname(fileURLToPath(import.meta.url));
-
-/** The repo root: the directory holding deno.json (bench/ or npm/esm/bench/). */
-function repoRoot(): string {
-  return here.endsWith(join("npm", "esm", "bench"))
-    ? join(here, "..", "..", "..")
-    : join(here, "..");
-}
-
-async function serveNative(): Promise<number> {
-  if (runtime.name === "deno") {
-    const l = g.Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    (async () => {
-      for await (const conn of l) {
-        (async () => {
-          const buf = new Uint8Array(64 * 1024);
-          try {
-            while (true) {
-              const n = await conn.read(buf);
-              if (n === null) break;
-              let off = 0;
-              while (off < n) off += await conn.write(buf.subarray(off, n));
-            }
-          } catch { /* reset by the client */ }
-          try {
-            conn.close();
-          } catch { /* closed */ }
-        })();
-      }
-    })();
-    return l.addr.port;
-  }
-  if (runtime.name === "bun") {
-    const l = g.Bun.listen({
-      hostname: "127.0.0.1",
-      port: 0,
-      socket: {
-        data(s: any, d: Uint8Array) {
-          s.write(d);
-        },
-        error() {},
-      },
-    });
-    return l.port;
-  }
-  const server = createServer((s) => {
-    s.setNoDelay(true);
-    s.on("data", (d) => s.write(d));
-    s.on("error", () => {});
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return (server.address() as any).port;
-}
 
 async function serveAdapter(): Promise<number> {
   const listener = await listen({ hostname: "127.0.0.1", port: 0 });
-  (async () => {
-    for await (const conn of listener) {
-      (async () => {
-        const buf = new Uint8Array(64 * 1024);
-        try {
-          while (true) {
-            const n = await conn.read(buf);
-            if (n === null) break;
-            await conn.write(buf.subarray(0, n));
-          }
-        } catch { /* reset by the client */ }
-        conn.close();
-      })();
-    }
-  })();
+  serveEcho(listener);
   return listener.addr.transport === "tcp" ? listener.addr.port : 0;
 }
 
@@ -121,8 +54,8 @@ async function round(kind: "native" | "adapter", test: "echo" | "accept"): Promi
     server.on("exit", () => reject(new Error("bench server exited")));
   });
   try {
-    const bun = join(repoRoot(), "scripts/node_modules/.bin/bun");
-    const client = join(repoRoot(), "bench/_load_client.ts");
+    const bun = join(repoRoot(import.meta.url), "scripts/node_modules/.bin/bun");
+    const client = join(repoRoot(import.meta.url), "bench/_load_client.ts");
     const n = test === "echo" ? 100 : 50;
     const out = await run(bun, [client, test, String(port), String(n), "3"]);
     const m = /RESULT (\d+)/.exec(out);

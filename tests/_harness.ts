@@ -5,7 +5,13 @@
 import { test as nodeTest } from "node:test";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { openResources, type ResourceCounts, runtime } from "../src/runtime/mod.ts";
+import {
+  type Conn,
+  connect,
+  openResources,
+  type ResourceCounts,
+  runtime,
+} from "../src/runtime/mod.ts";
 
 /** No test may run longer than this: a hang fails instead of stalling CI. */
 const TEST_LIMIT_MS = 60_000;
@@ -172,17 +178,19 @@ export interface Child {
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** Starts a fixture with extra fds from 3 on (`fds[i]` becomes fd 3 + i). */
-export function startFixture(
-  name: string,
-  args: string[] = [],
-  fds: number[] = [],
-  env?: Record<string, string>,
+/**
+ * Starts `cmd argv` with extra fds from 3 on (`fds[i]` becomes fd 3 + i),
+ * stdout piped and watched line by line; `label` names it in errors.
+ */
+export function spawnChild(
+  label: string,
+  cmd: string,
+  argv: string[],
+  options: { fds?: number[]; env?: Record<string, string> } = {},
 ): Child {
-  const [cmd, base] = runtimeCommand(fixture(name));
-  const child = spawn(cmd, [...base, ...args], {
-    stdio: ["ignore", "pipe", "inherit", ...fds],
-    env: { ...process.env, ...env },
+  const child = spawn(cmd, argv, {
+    stdio: ["ignore", "pipe", "inherit", ...(options.fds ?? [])],
+    env: { ...process.env, ...options.env },
   });
   let out = "";
   const watchers: { match: RegExp; resolve: (s: string) => void }[] = [];
@@ -207,7 +215,7 @@ export function startFixture(
       new Promise((resolve, reject) => {
         watchers.push({ match, resolve });
         exited.then((code) =>
-          reject(new Error(`fixture ${name} exited (${code}) before ${match}`))
+          reject(new Error(`${label} exited (${code}) before ${match}:\n${out}`))
         );
       }),
     exited,
@@ -222,4 +230,24 @@ export function startFixture(
       }
     },
   };
+}
+
+/** Starts a fixture on this runtime with extra fds from 3 on (`fds[i]` becomes fd 3 + i). */
+export function startFixture(
+  name: string,
+  args: string[] = [],
+  fds: number[] = [],
+  env?: Record<string, string>,
+): Child {
+  const [cmd, base] = runtimeCommand(fixture(name));
+  return spawnChild(`fixture ${name}`, cmd, [...base, ...args], { fds, env });
+}
+
+/** Accepts one conn on `listener` and connects one client to it (loopback). */
+export async function pair<C>(
+  listener: { accept(): Promise<C>; addr: { transport: string; port?: number } },
+): Promise<[C, Conn]> {
+  const accepted = listener.accept();
+  const client = await connect({ hostname: "127.0.0.1", port: portOf(listener) });
+  return [await accepted, client];
 }

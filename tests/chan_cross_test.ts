@@ -3,13 +3,12 @@
 // loopback. The other side runs as a fixture (tests/fixtures/chan_*.ts) on
 // the other runtime's binary from scripts/node_modules/.bin.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Channel, Dir, Exporter, Importer } from "../src/chan/mod.ts";
 import { runtime } from "../src/runtime/mod.ts";
-import { portOf, test } from "./_harness.ts";
+import { type Child, portOf, spawnChild, test } from "./_harness.ts";
 
 const N = 10_000;
 
@@ -26,47 +25,11 @@ function repoRoot(): string {
 const root = repoRoot();
 const bin = (name: "deno" | "bun") => join(root, "scripts", "node_modules", ".bin", name);
 
-interface Child {
-  /** Resolves with the first stdout line that matches. */
-  line(match: RegExp): Promise<string>;
-  /** Resolves with the exit code. */
-  exited: Promise<number | null>;
-  kill(): void;
-}
-
 /** Runs a TypeScript fixture on Deno or Bun (from the sources). */
 function runFixture(on: "deno" | "bun", name: string, args: string[]): Child {
   const script = join(root, "tests", "fixtures", `${name}.ts`);
   const argv = on === "deno" ? ["run", "-A", script, ...args] : [script, ...args];
-  const child = spawn(bin(on), argv, { stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  const watchers: { match: RegExp; resolve: (s: string) => void }[] = [];
-  child.stdout!.setEncoding("utf8");
-  child.stdout!.on("data", (chunk: string) => {
-    out += chunk;
-    for (const line of out.split("\n")) {
-      for (const w of [...watchers]) {
-        if (w.match.test(line)) {
-          watchers.splice(watchers.indexOf(w), 1);
-          w.resolve(line);
-        }
-      }
-    }
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-  return {
-    line: (match) =>
-      new Promise((resolve, reject) => {
-        watchers.push({ match, resolve });
-        exited.then((code) =>
-          reject(new Error(`${on} fixture ${name} exited (${code}) before ${match}:\n${out}`))
-        );
-      }),
-    exited,
-    kill: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    },
-  };
+  return spawnChild(`${on} fixture ${name}`, bin(on), argv);
 }
 
 type Item = { i: number; s: string; from: string };
@@ -95,7 +58,7 @@ async function exportTo(other: "deno" | "bun"): Promise<void> {
     assert.equal(got[0].from, other);
     assert.equal(await child.exited, 0);
   } finally {
-    child.kill();
+    child.kill("SIGKILL");
     await exporter.close();
   }
 }
@@ -124,7 +87,7 @@ async function importFrom(other: "deno" | "bun"): Promise<void> {
     assert.equal(await child.line(/^UP /), `UP OK ${N} from ${runtime.name}`);
     assert.equal(await child.exited, 0);
   } finally {
-    child.kill();
+    child.kill("SIGKILL");
   }
 }
 

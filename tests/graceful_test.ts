@@ -6,7 +6,6 @@ import {
   disown,
   DrainTimeoutError,
   type GracefulConn,
-  type GracefulListener,
   type GracefulStats,
   markIdle,
   markInUse,
@@ -22,16 +21,9 @@ import {
   ListenerClosedError,
   useRuntime,
 } from "../src/runtime/mod.ts";
-import { adapters, bytes, delay, portOf, readExactly, test, text } from "./_harness.ts";
+import { adapters, bytes, delay, pair, portOf, readExactly, test, text } from "./_harness.ts";
 
 const HOST = "127.0.0.1";
-
-/** Accepts one conn and connects one client to it. */
-async function pair(listener: GracefulListener): Promise<[GracefulConn, Conn]> {
-  const accepted = listener.accept();
-  const client = await connect({ hostname: HOST, port: portOf(listener) });
-  return [await accepted, client];
-}
 
 /** Reads until EOF or an error: true when the peer closed the connection. */
 async function seesClose(conn: Conn): Promise<boolean> {

@@ -21,17 +21,21 @@ import {
   PollerClosedError,
 } from "../src/poll/mod.ts";
 import { type Conn, connect, listen, type Listener, useRuntime } from "../src/runtime/mod.ts";
-import { adapters, bytes, delay, portOf, readAll, readExactly, test, text } from "./_harness.ts";
+import {
+  adapters,
+  bytes,
+  delay,
+  pair,
+  portOf,
+  readAll,
+  readExactly,
+  test,
+  text,
+} from "./_harness.ts";
 
 const HOST = "127.0.0.1";
 /** How long a test waits before checking that something did NOT happen. */
 const QUIET_MS = 40;
-
-async function pair(listener: Listener): Promise<[Conn, Conn]> {
-  const accepted = listener.accept();
-  const client = await connect({ hostname: HOST, port: portOf(listener) });
-  return [await accepted, client];
-}
 
 /** Records a callback's events; `reach(n)` resolves once n were seen. */
 class Recorder {

@@ -8,11 +8,9 @@ import { join } from "node:path";
 import {
   AddrInUseError,
   ClosedError,
-  type Conn,
   connect,
   ConnectionRefusedError,
   listen,
-  type Listener,
   ListenerClosedError,
   NetError,
   openResources,
@@ -24,6 +22,7 @@ import {
   adapters,
   bytes,
   delay,
+  pair,
   portOf,
   readAll,
   readExactly,
@@ -33,12 +32,6 @@ import {
 } from "./_harness.ts";
 
 const HOST = "127.0.0.1";
-
-async function pair(listener: Listener): Promise<[Conn, Conn]> {
-  const accepted = listener.accept();
-  const client = await connect({ hostname: HOST, port: portOf(listener) });
-  return [await accepted, client];
-}
 
 function tmpSockPath(): [string, () => void] {
   const dir = mkdtempSync(join(tmpdir(), "netkit-"));

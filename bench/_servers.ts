@@ -1,0 +1,86 @@
+// Echo servers shared by the benchmarks: the runtime's own API, and netkit's
+// Listener. Not library code: it may use Deno.*, Bun.* and node:* directly.
+// deno-lint-ignore-file no-explicit-any
+import { createServer } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Conn, type Listener, runtime } from "../src/runtime/mod.ts";
+
+const g = globalThis as any;
+
+/** The repo root (the directory holding deno.json), from a bench file's `import.meta.url`. */
+export function repoRoot(metaUrl: string): string {
+  const here = dirname(fileURLToPath(metaUrl));
+  return here.endsWith(join("npm", "esm", "bench"))
+    ? join(here, "..", "..", "..")
+    : join(here, "..");
+}
+
+/** An echo server on this runtime's own API (Deno.listen, Bun.listen, node:net); returns its port. */
+export async function serveNative(): Promise<number> {
+  if (runtime.name === "deno") {
+    const l = g.Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    (async () => {
+      for await (const conn of l) {
+        (async () => {
+          const buf = new Uint8Array(64 * 1024);
+          try {
+            while (true) {
+              const n = await conn.read(buf);
+              if (n === null) break;
+              let off = 0;
+              while (off < n) off += await conn.write(buf.subarray(off, n));
+            }
+          } catch { /* reset by the client */ }
+          try {
+            conn.close();
+          } catch { /* closed */ }
+        })();
+      }
+    })();
+    return l.addr.port;
+  }
+  if (runtime.name === "bun") {
+    const l = g.Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        data(s: any, d: Uint8Array) {
+          s.write(d);
+        },
+        error() {},
+      },
+    });
+    return l.port;
+  }
+  const server = createServer((s) => {
+    s.setNoDelay(true);
+    s.on("data", (d) => s.write(d));
+    s.on("error", () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return (server.address() as any).port;
+}
+
+/** Echoes every conn of `listener` through netkit; `afterReply` runs after each reply. */
+export function serveEcho<C extends Conn>(
+  listener: Listener & AsyncIterable<C>,
+  afterReply?: (conn: C) => void,
+): void {
+  (async () => {
+    for await (const conn of listener) {
+      (async () => {
+        const buf = new Uint8Array(64 * 1024);
+        try {
+          while (true) {
+            const n = await conn.read(buf);
+            if (n === null) break;
+            await conn.write(buf.subarray(0, n));
+            afterReply?.(conn);
+          }
+        } catch { /* reset by the client */ }
+        conn.close();
+      })();
+    }
+  })();
+}

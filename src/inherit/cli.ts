@@ -63,7 +63,16 @@ export interface RunOptions {
   args: string[];
 }
 
-/** The usage text. */
+/**
+ * The usage text `netkit run --help` prints.
+ *
+ * @example Printing the usage
+ * ```ts
+ * import { USAGE } from "@netkit/netkit/cli";
+ *
+ * console.log(USAGE.split("\n")[0]); // "usage: netkit run [options] -- COMMAND [ARGS...]"
+ * ```
+ */
 export const USAGE: string = `usage: netkit run [options] -- COMMAND [ARGS...]
 
 options:

@@ -79,7 +79,21 @@ export interface StartProcessOptions {
   env?: Record<string, string | undefined>;
 }
 
-/** The environment variables of the protocol. */
+/**
+ * The environment variables of the inheritance protocol: systemd's
+ * `LISTEN_PID`, `LISTEN_FDS`, `LISTEN_FDNAMES`, and netkit's own
+ * `NETKIT_LISTEN_ADDRS` and `NETKIT_READY_FD`. Net unsets them after reading;
+ * a program that starts other children itself can strip them the same way.
+ *
+ * @example Keeping the variables from a grandchild
+ * ```ts
+ * import { ENV_NAMES } from "@netkit/netkit/inherit";
+ *
+ * const env: Record<string, string> = { PATH: "/usr/bin", LISTEN_FDS: "1" };
+ * for (const name of ENV_NAMES) delete env[name];
+ * console.log(env); // { PATH: "/usr/bin" }
+ * ```
+ */
 export const ENV_NAMES: readonly string[] = [
   "LISTEN_PID",
   "LISTEN_FDS",

@@ -53,33 +53,36 @@ for (const adapter of adapters) {
       }
     });
 
-  t("wrap() in Automatic mode (the default): new conns are idle, data marks in use", async () => {
-    await using listener = wrap(await listen({ hostname: HOST, port: 0 }));
-    assert.equal(listener.mode, Mode.Automatic);
-    const [conn, client] = await pair(listener);
-    await using _c = conn;
-    await using _k = client;
-    assert.equal(conn.state, "idle");
-    assert.equal(counts(listener.stats), "idle=1 inUse=0 disowned=0 total=1 accepted=1 closed=0");
-    await client.write(bytes("req"));
-    assert.equal(text(await readExactly(conn, 3)), "req");
-    assert.equal(conn.state, "in-use");
-    assert.equal(counts(listener.stats), "idle=0 inUse=1 disowned=0 total=1 accepted=1 closed=0");
-    // Reads on an in-use conn, and a read deadline, change nothing.
-    await client.write(bytes("more"));
-    await readExactly(conn, 4);
-    conn.setReadDeadline(null);
-    assert.equal(conn.state, "in-use");
-    conn.markIdle();
-    assert.equal(conn.state, "idle");
-    // A read that brings nothing (EOF) leaves it idle.
-    await client.closeWrite();
-    assert.equal(await conn.read(new Uint8Array(8)), null);
-    assert.equal(conn.state, "idle");
-    conn.close();
-    assert.equal(conn.state, "closed");
-    assert.equal(counts(listener.stats), "idle=0 inUse=0 disowned=0 total=0 accepted=1 closed=1");
-  });
+  t(
+    "wrap({ grace: 0 }) in Automatic mode (the default): new conns are idle, data marks in use",
+    async () => {
+      await using listener = wrap(await listen({ hostname: HOST, port: 0 }), { grace: 0 });
+      assert.equal(listener.mode, Mode.Automatic);
+      const [conn, client] = await pair(listener);
+      await using _c = conn;
+      await using _k = client;
+      assert.equal(conn.state, "idle");
+      assert.equal(counts(listener.stats), "idle=1 inUse=0 disowned=0 total=1 accepted=1 closed=0");
+      await client.write(bytes("req"));
+      assert.equal(text(await readExactly(conn, 3)), "req");
+      assert.equal(conn.state, "in-use");
+      assert.equal(counts(listener.stats), "idle=0 inUse=1 disowned=0 total=1 accepted=1 closed=0");
+      // Reads on an in-use conn, and a read deadline, change nothing.
+      await client.write(bytes("more"));
+      await readExactly(conn, 4);
+      conn.setReadDeadline(null);
+      assert.equal(conn.state, "in-use");
+      conn.markIdle();
+      assert.equal(conn.state, "idle");
+      // A read that brings nothing (EOF) leaves it idle.
+      await client.closeWrite();
+      assert.equal(await conn.read(new Uint8Array(8)), null);
+      assert.equal(conn.state, "idle");
+      conn.close();
+      assert.equal(conn.state, "closed");
+      assert.equal(counts(listener.stats), "idle=0 inUse=0 disowned=0 total=0 accepted=1 closed=1");
+    },
+  );
 
   t("wrap() in Manual mode: only markIdle() and markInUse() change state", async () => {
     await using listener = wrap(await listen({ hostname: HOST, port: 0 }), Mode.Manual);
@@ -101,9 +104,12 @@ for (const adapter of adapters) {
   });
 
   t(
-    "wrap() in Deadline mode: a read marks in use, setting a read deadline marks idle",
+    "wrap({ grace: 0 }) in Deadline mode: a read marks in use, setting a read deadline marks idle",
     async () => {
-      await using listener = wrap(await listen({ hostname: HOST, port: 0 }), Mode.Deadline);
+      await using listener = wrap(await listen({ hostname: HOST, port: 0 }), {
+        mode: Mode.Deadline,
+        grace: 0,
+      });
       const [conn, client] = await pair(listener);
       await using _c = conn;
       await using _k = client;
@@ -135,27 +141,33 @@ for (const adapter of adapters) {
     assert.throws(() => markIdle({} as Conn), (err: Error) => err.name === "NotManagedError");
   });
 
-  t("GracefulListener.closeIdle() closes the idle conns only", async () => {
-    await using listener = wrap(await listen({ hostname: HOST, port: 0 }), Mode.Manual);
-    const [idle, c1] = await pair(listener);
-    const [busy, c2] = await pair(listener);
-    await using _1 = c1;
-    await using _2 = c2;
-    await using _b = busy;
-    busy.markInUse();
-    await listener.closeIdle();
-    assert.equal(idle.state, "closed");
-    assert.equal(idle.closed, true);
-    assert.equal(busy.state, "in-use");
-    assert.ok(await seesClose(c1));
-    // Conns that turn idle later stay open: closeIdle() is not a drain.
-    busy.markIdle();
-    assert.equal(busy.closed, false);
-    assert.equal(counts(listener.stats), "idle=1 inUse=0 disowned=0 total=1 accepted=2 closed=1");
-  });
+  t(
+    "GracefulListener.closeIdle() closes the idle conns only (grace 0: new conns idle)",
+    async () => {
+      await using listener = wrap(await listen({ hostname: HOST, port: 0 }), {
+        mode: Mode.Manual,
+        grace: 0,
+      });
+      const [idle, c1] = await pair(listener);
+      const [busy, c2] = await pair(listener);
+      await using _1 = c1;
+      await using _2 = c2;
+      await using _b = busy;
+      busy.markInUse();
+      await listener.closeIdle();
+      assert.equal(idle.state, "closed");
+      assert.equal(idle.closed, true);
+      assert.equal(busy.state, "in-use");
+      assert.ok(await seesClose(c1));
+      // Conns that turn idle later stay open: closeIdle() is not a drain.
+      busy.markIdle();
+      assert.equal(busy.closed, false);
+      assert.equal(counts(listener.stats), "idle=1 inUse=0 disowned=0 total=1 accepted=2 closed=1");
+    },
+  );
 
   t("GracefulListener.drain() waits for an in-use conn, then closes it when idle", async () => {
-    const listener = wrap(await listen({ hostname: HOST, port: 0 }));
+    const listener = wrap(await listen({ hostname: HOST, port: 0 }), { grace: 0 });
     const [idle, c1] = await pair(listener);
     const [busy, c2] = await pair(listener);
     await using _1 = c1;
@@ -184,7 +196,10 @@ for (const adapter of adapters) {
   });
 
   t("GracefulListener.drain({ timeout }) force-closes what is left and says how many", async () => {
-    const listener = wrap(await listen({ hostname: HOST, port: 0 }), Mode.Manual);
+    const listener = wrap(await listen({ hostname: HOST, port: 0 }), {
+      mode: Mode.Manual,
+      grace: 0,
+    });
     const [a, c1] = await pair(listener);
     const [b, c2] = await pair(listener);
     const [idle, c3] = await pair(listener);
@@ -231,7 +246,10 @@ for (const adapter of adapters) {
   });
 
   t("GracefulListener.drainAll() closes every tracked conn; disowned ones survive", async () => {
-    const listener = wrap(await listen({ hostname: HOST, port: 0 }), Mode.Manual);
+    const listener = wrap(await listen({ hostname: HOST, port: 0 }), {
+      mode: Mode.Manual,
+      grace: 0,
+    });
     const [idle, c1] = await pair(listener);
     const [busy, c2] = await pair(listener);
     const [ws, c3] = await pair(listener);
@@ -255,8 +273,8 @@ for (const adapter of adapters) {
     assert.equal(counts(listener.stats), "idle=0 inUse=0 disowned=0 total=0 accepted=3 closed=3");
   });
 
-  t("GracefulListener's accept loop ends quietly when a drain starts", async () => {
-    const listener = wrap(await listen({ hostname: HOST, port: 0 }));
+  t("GracefulListener's accept loop ends quietly when a drain starts (grace 0)", async () => {
+    const listener = wrap(await listen({ hostname: HOST, port: 0 }), { grace: 0 });
     const got: GracefulConn[] = [];
     const loop = (async () => {
       for await (const conn of listener) got.push(conn);
@@ -292,8 +310,8 @@ for (const adapter of adapters) {
     assert.equal(listener.stats.closed, 1);
   });
 
-  t("GracefulConn: a read on a conn closed by a drain rejects", async () => {
-    const listener = wrap(await listen({ hostname: HOST, port: 0 }));
+  t("GracefulConn: a read on an idle conn closed by a drain rejects (grace 0)", async () => {
+    const listener = wrap(await listen({ hostname: HOST, port: 0 }), { grace: 0 });
     const [conn, client] = await pair(listener);
     await using _k = client;
     const reading = conn.read(new Uint8Array(8)); // idle, waiting for a request
@@ -303,7 +321,7 @@ for (const adapter of adapters) {
   });
 
   t("GracefulListener and GracefulConn pass readiness through to the adapter", async () => {
-    await using listener = wrap(await listen({ hostname: HOST, port: 0 }));
+    await using listener = wrap(await listen({ hostname: HOST, port: 0 }), { grace: 0 });
     assert.equal(typeof listener.whenAcceptable, "function");
     const acceptable = new Promise<string>((resolve) => listener.whenAcceptable!(resolve));
     await using client = await connect({ hostname: HOST, port: portOf(listener) });
@@ -339,5 +357,181 @@ for (const adapter of adapters) {
     assert.throws(() => wrap(inner, "fast" as unknown as Mode), RangeError);
     assert.throws(() => wrap({} as unknown as typeof inner), TypeError);
     assert.throws(() => wrap(null as unknown as typeof inner), TypeError);
+    assert.throws(() => wrap(inner, { grace: -1 }), RangeError);
+    assert.throws(() => wrap(inner, { grace: Number.NaN }), RangeError);
+    assert.throws(() => wrap(inner, { grace: "5" as unknown as number }), RangeError);
+    assert.throws(() => wrap(inner, { mode: "fast" as unknown as Mode }), RangeError);
+    assert.throws(() => wrap(inner, 5 as unknown as Mode), TypeError);
+    assert.throws(() => wrap(inner, null as unknown as Mode), TypeError);
+    assert.equal(wrap(inner).grace, 5000);
+    assert.equal(wrap(inner, { grace: 0 }).grace, 0);
+    assert.equal(wrap(inner, { grace: Infinity }).grace, Infinity);
   });
+
+  t("wrap(): a new conn is fresh, in use until its first read brings data", async () => {
+    await using listener = wrap(await listen({ hostname: HOST, port: 0 }));
+    assert.equal(listener.grace, 5000);
+    const [conn, client] = await pair(listener);
+    await using _c = conn;
+    await using _k = client;
+    assert.equal(conn.state, "in-use");
+    assert.equal(conn.fresh, true);
+    assert.equal(listener.stats.fresh, 1);
+    assert.equal(counts(listener.stats), "idle=0 inUse=1 disowned=0 total=1 accepted=1 closed=0");
+    // Marking idle or setting a read deadline before the first read keeps it fresh.
+    conn.markIdle();
+    conn.setReadDeadline(null);
+    await listener.closeIdle();
+    assert.equal(conn.closed, false, "closeIdle() leaves a fresh conn alone");
+    assert.equal(conn.fresh, true);
+    await client.write(bytes("req"));
+    assert.equal(text(await readExactly(conn, 3)), "req");
+    assert.equal(conn.fresh, false);
+    assert.equal(conn.state, "in-use", "Automatic: the data marks it in use");
+    assert.equal(listener.stats.fresh, 0);
+    conn.markIdle();
+    assert.equal(conn.state, "idle");
+  });
+
+  t("wrap(): a first read that brings EOF or an error ends freshness, idle", async () => {
+    await using listener = wrap(await listen({ hostname: HOST, port: 0 }));
+    const [a, c1] = await pair(listener);
+    const [b, c2] = await pair(listener);
+    await using _a = a;
+    await using _b = b;
+    await c1.closeWrite();
+    assert.equal(await a.read(new Uint8Array(8)), null);
+    assert.equal(a.fresh, false);
+    assert.equal(a.state, "idle");
+    const reading = b.read(new Uint8Array(8));
+    b.setReadDeadline(Date.now() + 20);
+    await assert.rejects(reading);
+    assert.equal(b.fresh, false);
+    assert.equal(b.state, "idle");
+    c1.close();
+    c2.close();
+  });
+
+  t("GracefulListener.drain() does not cut a request sent to a conn not read yet", async () => {
+    const listener = wrap(await listen({ hostname: HOST, port: 0 }));
+    const [conn, client] = await pair(listener);
+    await using _k = client;
+    await client.write(bytes("ping"));
+    const draining = listener.drain({ timeout: 10_000 });
+    await delay(50);
+    assert.equal(conn.closed, false, "the drain waits for the fresh conn");
+    assert.equal(listener.stats.fresh, 1);
+    // The server gets to it late: the request is there and is answered.
+    assert.equal(text(await readExactly(conn, 4)), "ping");
+    await conn.write(bytes("pong"));
+    conn.markIdle(); // answered: the drain closes it
+    await draining;
+    assert.equal(conn.state, "closed");
+    assert.equal(text(await readExactly(client, 4)), "pong");
+    assert.ok(await seesClose(client));
+    assert.equal(counts(listener.stats), "idle=0 inUse=0 disowned=0 total=0 accepted=1 closed=1");
+  });
+
+  t("GracefulListener.drain() closes a fresh conn once its grace passes with no data", async () => {
+    const listener = wrap(await listen({ hostname: HOST, port: 0 }), { grace: 500 });
+    const [silent, c1] = await pair(listener);
+    const [busy, c2] = await pair(listener);
+    await using _1 = c1;
+    await using _2 = c2;
+    busy.markInUse(); // still fresh: it stays in use once the grace passes
+    assert.equal(busy.fresh, true);
+    const draining = listener.drain({ timeout: 10_000 });
+    assert.equal(silent.closed, false);
+    for (let i = 0; i < 400 && !silent.closed; i++) await delay(5);
+    assert.equal(silent.closed, true, "closed once its grace passed");
+    assert.ok(await seesClose(c1));
+    for (let i = 0; i < 400 && busy.fresh; i++) await delay(5); // accepted a little later
+    assert.equal(busy.fresh, false);
+    assert.equal(busy.state, "in-use", "marked in use while fresh");
+    busy.markIdle();
+    await draining;
+    assert.equal(counts(listener.stats), "idle=0 inUse=0 disowned=0 total=0 accepted=2 closed=2");
+  });
+
+  t(
+    "wrap() in Manual mode: a fresh conn's first read leaves the state markIdle()/markInUse() gave",
+    async () => {
+      await using listener = wrap(await listen({ hostname: HOST, port: 0 }), Mode.Manual);
+      const [a, c1] = await pair(listener);
+      const [b, c2] = await pair(listener);
+      await using _a = a;
+      await using _b = b;
+      await using _1 = c1;
+      await using _2 = c2;
+      assert.equal(a.state, "in-use");
+      assert.equal(b.state, "in-use");
+      b.markInUse();
+      await c1.write(bytes("x"));
+      await c2.write(bytes("y"));
+      await readExactly(a, 1);
+      await readExactly(b, 1);
+      assert.equal(a.state, "idle", "Manual: data alone does not mark in use");
+      assert.equal(b.state, "in-use");
+      assert.equal(counts(listener.stats), "idle=1 inUse=1 disowned=0 total=2 accepted=2 closed=0");
+    },
+  );
+
+  t("GracefulConn: disowning or closing a fresh conn ends its freshness", async () => {
+    await using listener = wrap(await listen({ hostname: HOST, port: 0 }));
+    const [a, c1] = await pair(listener);
+    const [b, c2] = await pair(listener);
+    await using _1 = c1;
+    await using _2 = c2;
+    a.disown();
+    assert.equal(a.fresh, false);
+    assert.equal(a.state, "disowned");
+    b.close();
+    assert.equal(b.fresh, false);
+    assert.equal(b.state, "closed");
+    assert.equal(listener.stats.fresh, 0);
+    a.close();
+    assert.equal(counts(listener.stats), "idle=0 inUse=0 disowned=0 total=0 accepted=2 closed=2");
+  });
+
+  t(
+    "GracefulListener.drain() serves the conns the runtime had accepted instead of resetting them",
+    async () => {
+      const listener = wrap(await listen({ hostname: HOST, port: 0 }));
+      const N = 5;
+      const clients: Conn[] = [];
+      try {
+        for (let i = 0; i < N; i++) {
+          const c = await connect({ hostname: HOST, port: portOf(listener) });
+          clients.push(c);
+          await c.write(bytes(`q${i}`));
+        }
+        // node:net and Bun accept eagerly: wait until the runtime holds all of them.
+        for (let i = 0; i < 400 && listener.pending !== undefined && listener.pending < N; i++) {
+          await delay(5);
+        }
+        if (listener.pending !== undefined) assert.equal(listener.pending, N);
+        const draining = listener.drain({ timeout: 10_000 });
+        let served = 0;
+        for await (const conn of listener) {
+          assert.equal(conn.fresh, true);
+          const got = await readExactly(conn, 2);
+          await conn.write(got);
+          conn.close();
+          served++;
+        }
+        await draining;
+        if (listener.pending === undefined) {
+          // Deno.listen leaves them in the kernel queue: closing the socket resets them.
+          assert.equal(served, 0);
+        } else {
+          assert.equal(served, N);
+          for (let i = 0; i < N; i++) {
+            assert.equal(text(await readExactly(clients[i], 2)), `q${i}`);
+          }
+        }
+      } finally {
+        for (const c of clients) c.close();
+      }
+    },
+  );
 }

@@ -1,12 +1,42 @@
 // Internal: the connection state machine shared by GracefulListener (netkit
 // conns) and gracefulHttp (node:http sockets): idle / in-use / disowned /
 // closed, exact counters, and drain with a timeout. Runtime-free.
+//
+// Fresh entries (golang/go#22682): a new entry counts as in use until its
+// owner settles it (first read, first request) or the grace period passes.
+// Entries are added in time order with one grace, so the fresh ones, kept in
+// insertion order, are also in expiry order: one timer per tracker, armed for
+// the oldest, sweeps them. It is cleared once nothing is tracked, so it never
+// outlives the entries.
 import { DrainTimeoutError } from "./errors.ts";
 import type { GracefulConnState, GracefulDrainOptions, GracefulStats } from "./types.ts";
 
 /** Something tracked: the tracker keeps its state here. */
 export interface Entry {
   state: GracefulConnState;
+  /** Set by the tracker: accepted, not settled yet, within the grace period (counts in use). */
+  fresh: boolean;
+  /** While fresh: whether it stays in use once settled (markInUse/markIdle set it). */
+  held: boolean;
+}
+
+/** The default grace period of a fresh entry, in milliseconds. */
+export const DEFAULT_GRACE = 5000;
+
+/** Past 2^31 - 1 ms (24.8 days) timers misfire: such a wait counts as endless. */
+const MAX_TIMER = 2 ** 31 - 1;
+
+/** Validates a `grace` option (milliseconds, 0 turns freshness off). */
+export function checkGrace(grace: unknown, action: string): number {
+  if (grace === undefined) return DEFAULT_GRACE;
+  if (typeof grace !== "number" || Number.isNaN(grace) || grace < 0) {
+    throw new RangeError(
+      `Cannot ${action}: grace must be a non-negative number of milliseconds, received ${
+        String(grace)
+      }`,
+    );
+  }
+  return grace;
 }
 
 function plural(n: number): string {
@@ -44,6 +74,10 @@ export function checkDrainOptions(
  */
 export class Tracker<E extends Entry> {
   readonly #shut: (entry: E) => void;
+  readonly #grace: number;
+  // Fresh entries and when their grace ends, oldest first.
+  readonly #fresh = new Map<E, number>();
+  #sweepTimer: ReturnType<typeof setTimeout> | undefined;
   // Idle and in-use entries; state changes only move a counter (the hot path),
   // while the rare closeIdle/closeAll walk the set.
   readonly #live = new Set<E>();
@@ -54,8 +88,19 @@ export class Tracker<E extends Entry> {
   #draining = false;
   #emptyWaiters: (() => void)[] = [];
 
-  constructor(shut: (entry: E) => void) {
+  /**
+   * @param shut Closes an entry.
+   * @param grace Milliseconds a new entry stays fresh (in use) unless settled
+   * first; 0: new entries start idle, as in goji.
+   */
+  constructor(shut: (entry: E) => void, grace: number = DEFAULT_GRACE) {
     this.#shut = shut;
+    this.#grace = grace;
+  }
+
+  /** The grace period of a fresh entry, in milliseconds. */
+  get grace(): number {
+    return this.#grace;
   }
 
   /** Whether a drain started: entries that turn idle are closed. */
@@ -69,45 +114,105 @@ export class Tracker<E extends Entry> {
   }
 
   /**
-   * A new entry: it starts idle (as in goji), or in use when it is first
-   * seen busy. An idle one is closed at once while draining.
+   * A new entry: fresh (in use) for the grace period unless it is settled
+   * first, or in use when it is first seen busy. With a grace of 0 it starts
+   * idle (as in goji), and is closed at once while draining.
    */
   add(entry: E, inUse = false): void {
     this.#accepted++;
     this.#live.add(entry);
-    if (inUse) {
+    entry.fresh = false;
+    entry.held = false;
+    if (inUse || this.#grace > 0) {
       entry.state = "in-use";
       this.#inUse++;
+      if (!inUse) this.#addFresh(entry);
       return;
     }
     entry.state = "idle";
     if (this.#draining) this.#shut(entry);
   }
 
+  #addFresh(entry: E): void {
+    entry.fresh = true;
+    const until = this.#grace > MAX_TIMER ? Infinity : performance.now() + this.#grace;
+    this.#fresh.set(entry, until);
+    if (this.#sweepTimer === undefined && until !== Infinity) this.#arm(until);
+  }
+
+  #arm(until: number): void {
+    this.#sweepTimer = setTimeout(this.#sweep, Math.max(0, until - performance.now()));
+  }
+
+  readonly #sweep = (): void => {
+    this.#sweepTimer = undefined;
+    const now = performance.now();
+    for (const [entry, until] of this.#fresh) {
+      if (until > now) {
+        if (until !== Infinity) this.#arm(until);
+        return;
+      }
+      this.settle(entry, false);
+    }
+  };
+
+  /**
+   * Ends an entry's freshness: its first read returned, or its first request
+   * came. It stays in use if `busy` (data came) or if it was marked in use
+   * while fresh; otherwise it turns idle (and is closed while draining).
+   */
+  settle(entry: E, busy: boolean): void {
+    if (!entry.fresh) return;
+    entry.fresh = false;
+    this.#fresh.delete(entry);
+    if (!busy && !entry.held) this.#toIdle(entry);
+  }
+
   markInUse(entry: E): void {
+    if (entry.fresh) {
+      entry.held = true;
+      return;
+    }
     if (entry.state !== "idle") return;
     entry.state = "in-use";
     this.#inUse++;
   }
 
+  /** While fresh, records that it is idle once settled; it stays in use until then. */
   markIdle(entry: E): void {
+    if (entry.fresh) {
+      entry.held = false;
+      return;
+    }
+    this.#toIdle(entry);
+  }
+
+  #toIdle(entry: E): void {
     if (entry.state !== "in-use") return;
     entry.state = "idle";
     this.#inUse--;
     if (this.#draining) this.#shut(entry);
   }
 
+  #unfresh(entry: E): void {
+    if (!entry.fresh) return;
+    entry.fresh = false;
+    this.#fresh.delete(entry);
+  }
+
   disown(entry: E): void {
+    this.#unfresh(entry);
     if (entry.state === "in-use") this.#inUse--;
     else if (entry.state !== "idle") return;
     this.#live.delete(entry);
     entry.state = "disowned";
     this.#disowned++;
-    this.#settle();
+    this.#wake();
   }
 
   /** The entry is closed (idempotent). */
   gone(entry: E): void {
+    this.#unfresh(entry);
     switch (entry.state) {
       case "idle":
         this.#live.delete(entry);
@@ -124,7 +229,15 @@ export class Tracker<E extends Entry> {
     }
     entry.state = "closed";
     this.#closed++;
-    this.#settle();
+    this.#wake();
+  }
+
+  /** Clears the sweep timer once nothing is tracked, so that it never outlives the entries. */
+  #stopSweepIfEmpty(): void {
+    if (this.#live.size === 0 && this.#sweepTimer !== undefined) {
+      clearTimeout(this.#sweepTimer);
+      this.#sweepTimer = undefined;
+    }
   }
 
   /** Closes the entries idle now. */
@@ -146,6 +259,7 @@ export class Tracker<E extends Entry> {
     return {
       idle,
       inUse,
+      fresh: this.#fresh.size,
       disowned,
       total: idle + inUse + disowned,
       accepted: this.#accepted,
@@ -159,9 +273,14 @@ export class Tracker<E extends Entry> {
    * `signal` aborts, closes the rest and rejects with DrainTimeoutError.
    */
   drain(timeout: number, signal: AbortSignal | undefined, action: string): Promise<void> {
+    this.startDraining();
+    return this.#wait(timeout, signal, action);
+  }
+
+  /** From now on entries that turn idle are closed; closes the idle ones. */
+  startDraining(): void {
     this.#draining = true;
     this.closeIdle();
-    return this.#wait(timeout, signal, action);
   }
 
   /** Closes every idle and in-use entry; resolves once they are gone. */
@@ -206,12 +325,12 @@ export class Tracker<E extends Entry> {
         return;
       }
       signal?.addEventListener("abort", onAbort, { once: true });
-      // Past 2^31 - 1 ms (24.8 days) timers misfire: treat such a wait as endless.
-      if (timeout <= 2 ** 31 - 1) timer = setTimeout(() => cut(`after ${timeout} ms`), timeout);
+      if (timeout <= MAX_TIMER) timer = setTimeout(() => cut(`after ${timeout} ms`), timeout);
     });
   }
 
-  #settle(): void {
+  #wake(): void {
+    this.#stopSweepIfEmpty();
     if (this.#emptyWaiters.length === 0 || this.tracked !== 0) return;
     const waiters = this.#emptyWaiters;
     this.#emptyWaiters = [];

@@ -5,8 +5,8 @@
  * Internals: the tracked conn delegates everything to the conn it wraps and
  * overrides only what changes state (read, the read deadline, close). The
  * read and write hot paths return the wrapped conn's own promise; only a read
- * on an idle conn in Automatic or Deadline mode adds a `then` (to mark the
- * conn in use when data arrives).
+ * on a fresh conn, or on an idle conn in Automatic or Deadline mode, adds a
+ * `then` (to end freshness, or to mark the conn in use when data arrives).
  *
  * @module
  */
@@ -34,11 +34,21 @@ export interface GracefulConn extends Conn {
   /** The state the listener sees: `"idle"`, `"in-use"`, `"disowned"` or `"closed"`. */
   readonly state: GracefulConnState;
   /**
+   * Whether the connection is fresh: accepted, not read from yet, within
+   * its grace period (see {@linkcode GracefulOptions.grace}). A fresh
+   * connection is `"in-use"`.
+   */
+  readonly fresh: boolean;
+  /**
    * Marks the connection idle: a drain closes it now (and closes it at once
-   * if a drain is under way). No-op unless it is in use.
+   * if a drain is under way). No-op unless it is in use. On a fresh
+   * connection it only says that it is idle once no longer fresh.
    */
   markIdle(): void;
-  /** Marks the connection in use: a drain waits for it. No-op unless it is idle. */
+  /**
+   * Marks the connection in use: a drain waits for it. No-op unless it is
+   * idle. A fresh connection stays in use once no longer fresh.
+   */
   markInUse(): void;
   /**
    * Stops tracking the connection (e.g. after an upgrade to WebSocket): no
@@ -52,6 +62,10 @@ export interface GracefulConn extends Conn {
 export class TrackedConn implements GracefulConn {
   /** Set by the tracker only. */
   state: GracefulConnState = "idle";
+  /** Set by the tracker only. */
+  fresh: boolean = false;
+  /** Set by the tracker only: stays in use once no longer fresh. */
+  held: boolean = false;
   readonly #inner: Conn;
   readonly #tracker: Tracker<TrackedConn>;
   readonly #auto: boolean;
@@ -100,9 +114,27 @@ export class TrackedConn implements GracefulConn {
   }
 
   read(buf: Uint8Array): Promise<number | null> {
+    if (this.fresh) {
+      if (buf.byteLength === 0) return this.#inner.read(buf);
+      return this.#inner.read(buf).then(this.#afterFreshRead, this.#afterFreshError);
+    }
     if (this.state !== "idle" || !this.#auto) return this.#inner.read(buf);
     return this.#inner.read(buf).then(this.#afterIdleRead);
   }
+
+  // The first read: data (or EOF, or an error) ends freshness.
+  readonly #afterFreshRead = (n: number | null): number | null => {
+    if (this.state === "closed") {
+      throw new ClosedError("Cannot read: the connection was closed by a drain");
+    }
+    this.#tracker.settle(this, this.#auto && n !== null && n > 0);
+    return n;
+  };
+
+  readonly #afterFreshError = (err: unknown): never => {
+    this.#tracker.settle(this, false);
+    throw err;
+  };
 
   // One function per conn, not one closure per read.
   readonly #afterIdleRead = (n: number | null): number | null => {

@@ -13,7 +13,7 @@
  */
 import { onSignal } from "../runtime/mod.ts";
 import { DrainTimeoutError } from "./errors.ts";
-import { checkDrainOptions, Tracker } from "./_tracker.ts";
+import { checkDrainOptions, checkGrace, Tracker } from "./_tracker.ts";
 import type { GracefulConnState, GracefulDrainOptions, GracefulStats } from "./types.ts";
 
 /** A listener function as `EventEmitter` methods take it (typed as in node:events). */
@@ -80,6 +80,16 @@ export interface GracefulHttpOptions {
    * @default {Infinity}
    */
   timeout?: number;
+  /**
+   * Milliseconds a new socket counts as in use before its first request
+   * (golang/go#22682): the client may have sent it already, so a shutdown
+   * must not close the socket unread. The first request ends this (the
+   * socket is then in use until its response is finished); a socket with no
+   * request within `grace` turns idle (a shutdown under way closes it). `0`
+   * turns this off: new sockets start idle. `stats.fresh` counts them.
+   * @default {5000}
+   */
+  grace?: number;
 }
 
 /** A signal {@linkcode GracefulHttp.handleSignals} can handle. */
@@ -156,6 +166,8 @@ export interface GracefulHttp<S extends HttpServerLike = HttpServerLike> extends
 
 interface SocketEntry {
   state: GracefulConnState;
+  fresh: boolean;
+  held: boolean;
   readonly socket: SocketLike;
   /** Requests in flight on this socket. */
   active: number;
@@ -180,7 +192,7 @@ class GracefulHttpServer<S extends HttpServerLike> implements GracefulHttp<S> {
   readonly server: S;
   readonly #timeout: number;
   readonly #entries = new Map<SocketLike, SocketEntry>();
-  readonly #tracker: Tracker<SocketEntry> = new Tracker<SocketEntry>((e) => e.socket.destroy());
+  readonly #tracker: Tracker<SocketEntry>;
   #requests = 0;
   #served = 0;
   #shuttingDown = false;
@@ -189,9 +201,10 @@ class GracefulHttpServer<S extends HttpServerLike> implements GracefulHttp<S> {
   // node:http treats an event with a listener differently from one without.
   readonly #attached = { upgrade: false, connect: false };
 
-  constructor(server: S, timeout: number) {
+  constructor(server: S, timeout: number, grace: number) {
     this.server = server;
     this.#timeout = timeout;
+    this.#tracker = new Tracker<SocketEntry>((e) => e.socket.destroy(), grace);
     this.#onFinish = finishListener((res) => this.#finished(res));
     const tls = typeof server.addContext === "function";
     server.on(tls ? "secureConnection" : "connection", this.#onConnection);
@@ -214,7 +227,14 @@ class GracefulHttpServer<S extends HttpServerLike> implements GracefulHttp<S> {
   }
 
   #track(socket: SocketLike, inUse: boolean): SocketEntry {
-    const entry: SocketEntry = { state: "idle", socket, active: 0, responses: new Set() };
+    const entry: SocketEntry = {
+      state: "idle",
+      fresh: false,
+      held: false,
+      socket,
+      active: 0,
+      responses: new Set(),
+    };
     if (socket.destroyed === true) {
       // Already closed: its "close" event is past, so it cannot be tracked.
       entry.state = "closed";
@@ -245,6 +265,7 @@ class GracefulHttpServer<S extends HttpServerLike> implements GracefulHttp<S> {
     entry.active++;
     entry.responses.add(res);
     this.#requests++;
+    this.#tracker.settle(entry, true); // the first request ends freshness
     this.#tracker.markInUse(entry);
     // One shared listener (no closure, no once() wrapper per request).
     res[ENTRY] = entry;
@@ -394,7 +415,9 @@ class GracefulHttpServer<S extends HttpServerLike> implements GracefulHttp<S> {
  * Runtime notes:
  * - **Bun** reports a connection only with its first request: a client that
  *   connected and sent nothing is not tracked (and not counted); Bun's own
- *   idle timeout closes it.
+ *   idle timeout closes it. Bun's `server.close()` (which a shutdown calls
+ *   to stop listening) resets such a connection at once (seen on Bun
+ *   1.4.4), so the `grace` period protects new sockets on Deno and Node only.
  * - **`Deno.serve`** has its own graceful `shutdown()` (stop listening,
  *   finish in-flight requests), without a timeout; aborting the `signal`
  *   given to `Deno.serve` force-closes at once, in-flight requests included.
@@ -409,10 +432,11 @@ class GracefulHttpServer<S extends HttpServerLike> implements GracefulHttp<S> {
  *
  * @typeParam S The server's type.
  * @param server A `node:http` or `node:https` server.
- * @param options `timeout`: the default shutdown timeout in milliseconds.
+ * @param options `timeout`: the default shutdown timeout in milliseconds;
+ * `grace`: how long a new socket counts as in use before its first request.
  * @returns The graceful server, tracking from now on.
  * @throws {TypeError} If `server` does not look like a node:http server.
- * @throws {RangeError} If `timeout` is negative or not a number.
+ * @throws {RangeError} If `timeout` or `grace` is negative or not a number.
  *
  * @example A server that shuts down gracefully on Ctrl+C
  * ```ts ignore
@@ -487,5 +511,6 @@ export function gracefulHttp<S extends HttpServerLike>(
     );
   }
   const timeout = checkTimeout(options?.timeout, "make server graceful");
-  return new GracefulHttpServer(server, timeout);
+  const grace = checkGrace(options?.grace, "make server graceful");
+  return new GracefulHttpServer(server, timeout, grace);
 }

@@ -10,10 +10,16 @@ import {
   type Conn,
   type Listener,
   ListenerClosedError,
+  os,
 } from "../runtime/mod.ts";
 import { type GracefulConn, TrackedConn } from "./conn.ts";
-import { checkDrainOptions, Tracker } from "./_tracker.ts";
-import { type GracefulDrainOptions, type GracefulStats, Mode } from "./types.ts";
+import { checkDrainOptions, checkGrace, Tracker } from "./_tracker.ts";
+import {
+  type GracefulDrainOptions,
+  type GracefulOptions,
+  type GracefulStats,
+  Mode,
+} from "./types.ts";
 
 /**
  * A {@linkcode Listener} whose connections are tracked as idle, in use or
@@ -23,26 +29,35 @@ import { type GracefulDrainOptions, type GracefulStats, Mode } from "./types.ts"
 export interface GracefulListener extends Listener {
   /** How connections change state (see {@linkcode Mode}). */
   readonly mode: Mode;
+  /** How long a new connection stays fresh, in ms (see {@linkcode GracefulOptions.grace}). */
+  readonly grace: number;
   /** Counts of the connections, exact now (a new object on each read). */
   readonly stats: GracefulStats;
   /** Whether `drain()` or `drainAll()` was called. */
   readonly draining: boolean;
   /**
-   * Waits for the next connection and tracks it; it starts idle.
-   * Rejects with `ListenerClosedError` once the listener is closed or
-   * draining, including while the call waits.
+   * Waits for the next connection and tracks it; it starts fresh (in use
+   * until its first read or its grace period ends; idle with a grace of 0).
+   * Rejects with `ListenerClosedError` once the listener is closed, or once
+   * it is draining and the connections the runtime had already accepted are
+   * handed out, including while the call waits.
    */
   accept(options?: AbortOptions): Promise<GracefulConn>;
-  /** Accepts until the listener is closed or draining, then ends quietly. */
+  /** Accepts until the listener is closed or drained, then ends quietly. */
   [Symbol.asyncIterator](): AsyncIterator<GracefulConn>;
   /**
-   * Closes the connections that are idle now. Those that turn idle later
-   * stay open (use `drain()` for that).
+   * Closes the connections that are idle now (fresh ones are in use). Those
+   * that turn idle later stay open (use `drain()` for that).
    */
   closeIdle(): Promise<void>;
   /**
-   * Stops accepting (closes the listening socket), closes the idle
-   * connections, then closes each busy one as soon as it turns idle.
+   * Stops accepting (the runtime takes no new connection from the kernel,
+   * then the listening socket is closed), closes the idle connections, then
+   * closes each busy one as soon as it turns idle. Fresh connections are
+   * busy: a drain never closes a connection before its first read, unless
+   * its grace period passes with no data. The connections the runtime had
+   * already accepted (node:net and Bun accept eagerly) are not reset: they
+   * are tracked as fresh and `accept()` still hands them out.
    * Resolves when none is left (disowned ones do not count).
    * With `timeout` or `signal`: when the time passes or the signal aborts,
    * closes those still open and rejects with `DrainTimeoutError` (`cut`
@@ -50,10 +65,23 @@ export interface GracefulListener extends Listener {
    */
   drain(options?: GracefulDrainOptions): Promise<void>;
   /**
-   * Stops accepting and closes every tracked connection, idle or busy
-   * (disowned ones stay open); resolves once they are closed.
+   * Stops accepting and closes every tracked connection, idle, fresh or
+   * busy (disowned ones stay open); resolves once they are closed.
    */
   drainAll(): Promise<void>;
+}
+
+function checkOptions(options: unknown): [Mode, number] {
+  if (options === undefined || typeof options === "string") {
+    return [checkMode(options), checkGrace(undefined, "wrap listener")];
+  }
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(
+      `Cannot wrap listener: options must be a Mode or an object, received ${String(options)}`,
+    );
+  }
+  const { mode, grace } = options as GracefulOptions;
+  return [checkMode(mode), checkGrace(grace, "wrap listener")];
 }
 
 function checkMode(mode: unknown): Mode {
@@ -69,14 +97,19 @@ function checkMode(mode: unknown): Mode {
 class Graceful implements GracefulListener {
   readonly mode: Mode;
   readonly #inner: Listener;
-  readonly #tracker: Tracker<TrackedConn> = new Tracker<TrackedConn>((conn) => conn.close());
+  readonly #tracker: Tracker<TrackedConn>;
+  /** Settles once a drain has stopped the inner listener. */
+  #stopping: Promise<void> | undefined;
+  /** Connections the runtime had accepted when the drain began, tracked, for accept(). */
+  readonly #leftovers: TrackedConn[] = [];
 
   /** Readiness, where the wrapped listener has it (see {@linkcode Listener.whenAcceptable}). */
   readonly whenAcceptable?: Listener["whenAcceptable"];
 
-  constructor(inner: Listener, mode: Mode) {
+  constructor(inner: Listener, mode: Mode, grace: number) {
     this.#inner = inner;
     this.mode = mode;
+    this.#tracker = new Tracker<TrackedConn>((conn) => conn.close(), grace);
     if (typeof inner.whenAcceptable === "function") {
       this.whenAcceptable = (callback, options) => inner.whenAcceptable!(callback, options);
     }
@@ -110,20 +143,36 @@ class Graceful implements GracefulListener {
     return this.#tracker.stats();
   }
 
+  get grace(): number {
+    return this.#tracker.grace;
+  }
+
   get draining(): boolean {
     return this.#tracker.draining;
   }
 
   accept(options?: AbortOptions): Promise<GracefulConn> {
-    if (this.#tracker.draining) {
-      return Promise.reject(new ListenerClosedError("Cannot accept: the listener is draining"));
-    }
-    return this.#inner.accept(options).then(this.#track);
+    if (this.#stopping !== undefined) return this.#acceptLeftover(options);
+    return this.#inner.accept(options).then(this.#track, (err: unknown) => {
+      if (err instanceof ListenerClosedError && this.#stopping !== undefined) {
+        return this.#acceptLeftover(options);
+      }
+      throw err;
+    });
+  }
+
+  /** While draining: what the runtime had accepted, then ListenerClosedError. */
+  async #acceptLeftover(options?: AbortOptions): Promise<GracefulConn> {
+    await this.#stopping;
+    const conn = this.#leftovers.shift();
+    if (conn !== undefined) return conn;
+    if (options?.signal?.aborted) throw options.signal.reason;
+    throw new ListenerClosedError("Cannot accept: the listener is draining");
   }
 
   readonly #track = (conn: Conn): GracefulConn => {
-    if (this.#tracker.draining) {
-      // Accepted just before the drain began: not handed out, not counted.
+    if (this.#tracker.draining && this.#tracker.grace === 0) {
+      // Accepted just before the drain began, and nothing protects it.
       conn.close();
       throw new ListenerClosedError("Cannot accept: the listener is draining");
     }
@@ -131,6 +180,41 @@ class Graceful implements GracefulListener {
     this.#tracker.add(tracked);
     return tracked;
   };
+
+  /**
+   * Stops the inner listener: the runtime takes no more connections from the
+   * kernel; those it took (and those a listener hands out after its close,
+   * such as the Upgrader's) are tracked and kept for accept().
+   */
+  #stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      const inner = this.#inner;
+      if (this.#tracker.grace > 0) {
+        os.stopAccepting(inner);
+        await this.#takeQueued();
+      }
+      await inner.close();
+      if (this.#tracker.grace > 0) await this.#takeQueued();
+    })();
+    return this.#stopping;
+  }
+
+  async #takeQueued(): Promise<void> {
+    const inner = this.#inner;
+    // accept() takes one of the `pending` the runtime holds at once (or, if
+    // the application's accept() took it first, rejects): it never waits.
+    for (let i = 0; i < 1_000_000 && (inner.pending ?? 0) > 0; i++) {
+      let conn: Conn;
+      try {
+        conn = await inner.accept();
+      } catch {
+        return;
+      }
+      const tracked = new TrackedConn(conn, this.#tracker, this.mode);
+      this.#tracker.add(tracked);
+      this.#leftovers.push(tracked);
+    }
+  }
 
   [Symbol.asyncIterator](): AsyncIterator<GracefulConn> {
     return acceptAll<GracefulConn>(this);
@@ -151,34 +235,42 @@ class Graceful implements GracefulListener {
 
   async drain(options?: GracefulDrainOptions): Promise<void> {
     const [timeout, signal] = checkDrainOptions(options, "drain");
-    const closing = this.#inner.close();
-    const drained = this.#tracker.drain(timeout, signal, "drain");
-    await Promise.all([closing, drained]);
+    this.#tracker.startDraining();
+    await this.#stop();
+    await this.#tracker.drain(timeout, signal, "drain");
   }
 
   async drainAll(): Promise<void> {
-    const closing = this.#inner.close();
-    const drained = this.#tracker.drainAll();
-    await Promise.all([closing, drained]);
+    this.#tracker.startDraining();
+    await this.#stop();
+    await this.#tracker.drainAll();
   }
 }
 
 /**
  * Wraps a listener so that its connections are tracked (goji's `Wrap`):
- * each accepted connection starts idle, and turns in use and idle again as
+ * each accepted connection starts fresh (in use until its first read, or
+ * until its grace period passes with no data; see
+ * {@linkcode GracefulOptions.grace}), and then turns in use and idle as
  * `mode` says. Then `closeIdle()`, `drain()` and `drainAll()` close
  * connections at the right time, and `stats` counts them.
  *
- * Unlike goji: `drain()` takes a timeout and an `AbortSignal`; `stats` are
+ * Unlike goji: a new connection is not idle before its first read (goji's
+ * start idle, so a drain closed connections whose request was already sent:
+ * golang/go#22682); a drain serves the connections the runtime had already
+ * accepted; `drain()` takes a timeout and an `AbortSignal`; `stats` are
  * there; state lives in the listener, not in globals, so each listener
  * drains on its own.
  *
  * @param listener The listener to wrap; the graceful listener closes it when
  * it is closed or drained.
- * @param mode How connections change state (default `Mode.Automatic`).
+ * @param options A {@linkcode Mode} (default `Mode.Automatic`), or
+ * `{ mode, grace }` (grace default 5000 ms; 0 turns freshness off).
  * @returns The graceful listener.
- * @throws {TypeError} If `listener` is not a listener.
- * @throws {RangeError} If `mode` is not a {@linkcode Mode}.
+ * @throws {TypeError} If `listener` is not a listener, or `options` neither
+ * a mode nor an object.
+ * @throws {RangeError} If `mode` is not a {@linkcode Mode}, or `grace` not a
+ * non-negative number.
  *
  * @example Draining an echo server
  * ```ts
@@ -211,10 +303,32 @@ class Graceful implements GracefulListener {
  *
  * await listener.drain({ timeout: 5000 });
  * await served;
- * console.log(listener.stats); // { idle: 0, inUse: 0, disowned: 0, total: 0, accepted: 1, closed: 1 }
+ * console.log(listener.stats); // { idle: 0, inUse: 0, fresh: 0, disowned: 0, total: 0, accepted: 1, closed: 1 }
+ * ```
+ *
+ * @example A request already sent when the drain starts is still answered
+ * ```ts
+ * import { wrap } from "@netkit/netkit/graceful";
+ * import { connect, listen } from "@netkit/netkit/runtime";
+ *
+ * const listener = wrap(await listen({ hostname: "127.0.0.1", port: 0 }), { grace: 5000 });
+ * const port = listener.addr.transport === "tcp" ? listener.addr.port : 0;
+ * const accepted = listener.accept();
+ * await using client = await connect({ hostname: "127.0.0.1", port });
+ * await client.write(new TextEncoder().encode("ping"));
+ * const conn = await accepted;
+ * console.log(conn.state, conn.fresh); // "in-use" true: not read from yet
+ *
+ * const drained = listener.drain(); // waits for it
+ * const buf = new Uint8Array(4);
+ * await conn.read(buf); // the request: in use, no longer fresh
+ * await conn.write(buf);
+ * conn.markIdle(); // answered: the drain closes it and resolves
+ * await drained;
+ * console.log(conn.closed); // true
  * ```
  */
-export function wrap(listener: Listener, mode?: Mode): GracefulListener {
+export function wrap(listener: Listener, options?: Mode | GracefulOptions): GracefulListener {
   if (
     listener === null || typeof listener !== "object" ||
     typeof (listener as { accept?: unknown }).accept !== "function" ||
@@ -222,5 +336,6 @@ export function wrap(listener: Listener, mode?: Mode): GracefulListener {
   ) {
     throw new TypeError("Cannot wrap listener: expected a Listener");
   }
-  return new Graceful(listener, checkMode(mode));
+  const [mode, grace] = checkOptions(options);
+  return new Graceful(listener, mode, grace);
 }

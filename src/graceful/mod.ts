@@ -11,6 +11,11 @@
  *   (Manual, Automatic, Deadline), by {@linkcode markIdle},
  *   {@linkcode markInUse} and {@linkcode disown}. It can `closeIdle()`,
  *   `drain({ timeout, signal })` and `drainAll()`, and tells `stats`.
+ * - A new connection is fresh: it counts as in use until its first read, or
+ *   until its grace period (5 s by default) passes with no data, so that
+ *   `closeIdle()` and a drain never close a connection whose request is
+ *   already on its way (golang/go#22682). A drain also serves the
+ *   connections the runtime had already accepted instead of resetting them.
  * - {@linkcode gracefulHttp} does the same for a `node:http` or `node:https`
  *   server from the request lifecycle, with `shutdown({ timeout, signal })`
  *   and `handleSignals()` (SIGINT/SIGTERM; a second signal forces).
@@ -66,7 +71,12 @@ export type { GracefulListener } from "./listener.ts";
 export { disown, markIdle, markInUse } from "./conn.ts";
 export type { GracefulConn } from "./conn.ts";
 export { Mode } from "./types.ts";
-export type { GracefulConnState, GracefulDrainOptions, GracefulStats } from "./types.ts";
+export type {
+  GracefulConnState,
+  GracefulDrainOptions,
+  GracefulOptions,
+  GracefulStats,
+} from "./types.ts";
 export { gracefulHttp } from "./http.ts";
 export type {
   GracefulHttp,

@@ -8,6 +8,8 @@
 //   close): the runtime's own API, the adapter's plain listen(), and
 //   wrap(listen()) in Automatic mode, marking the conn idle after each reply
 //   (what a request/response server does); target wrapped/native >= 0.95.
+// - micro (in process, no I/O): what tracking adds per operation, and what a
+//   new conn's freshness adds per conn (wrap() against wrap({ grace: 0 })).
 // Each server runs in a child process on this runtime; a Bun native load
 // client (in this file) drives it. Kinds alternate round by round; the table
 // shows medians of the client's ops/s and of the server's CPU per operation
@@ -308,6 +310,17 @@ async function microOverhead(): Promise<Record<string, number>> {
       conn.close();
     }
   };
+  // Freshness: the accept loop through wrap() with a grace period (the
+  // default: fresh until the first read) against wrap({ grace: 0 }).
+  const freshLoop = (fresh: boolean) => async (n: number) => {
+    const l = wrap(fakeListener(), fresh ? undefined : { grace: 0 });
+    for (let i = 0; i < n; i++) {
+      const conn = await l.accept();
+      await conn.read(buf);
+      await conn.write(buf);
+      conn.close();
+    }
+  };
   // HTTP: a request on a keep-alive socket and its response's finish, with
   // one listener of node:http's own on "finish", as node:http has.
   const httpLoop = (graceful: boolean) => (n: number) => {
@@ -336,6 +349,7 @@ async function microOverhead(): Promise<Record<string, number>> {
       ["echo", echoLoop, 300_000],
       ["accept", acceptLoop, 200_000],
       ["http", httpLoop, 200_000],
+      ["fresh", freshLoop, 200_000],
     ] as const
   ) {
     let bare = Infinity;

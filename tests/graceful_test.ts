@@ -534,4 +534,24 @@ for (const adapter of adapters) {
       }
     },
   );
+
+  t("GracefulListener.drainAll() closes the conns the runtime had accepted too", async () => {
+    const listener = wrap(await listen({ hostname: HOST, port: 0 }));
+    const clients: Conn[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        clients.push(await connect({ hostname: HOST, port: portOf(listener) }));
+      }
+      for (let i = 0; i < 400 && listener.pending !== undefined && listener.pending < 3; i++) {
+        await delay(5);
+      }
+      await listener.drainAll();
+      await assert.rejects(listener.accept(), ListenerClosedError);
+      for (const c of clients) assert.ok(await seesClose(c));
+      assert.equal(listener.stats.total, 0);
+      assert.equal(listener.stats.accepted, listener.stats.closed);
+    } finally {
+      for (const c of clients) c.close();
+    }
+  });
 }

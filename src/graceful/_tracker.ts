@@ -5,9 +5,11 @@
 // Fresh entries (golang/go#22682): a new entry counts as in use until its
 // owner settles it (first read, first request) or the grace period passes.
 // Entries are added in time order with one grace, so the fresh ones, kept in
-// insertion order, are also in expiry order: one timer per tracker, armed for
-// the oldest, sweeps them. It is cleared once nothing is tracked, so it never
-// outlives the entries.
+// insertion order, are also in expiry order. The end of grace is applied
+// lazily where it can be seen (stats, closeIdle, a conn's state: a check of
+// the oldest only), and, only while draining, by one timer per tracker armed
+// for the oldest, cleared once nothing is tracked. Per connection this costs
+// a timestamp and a Map insert and delete, no timer.
 import { DrainTimeoutError } from "./errors.ts";
 import type { GracefulConnState, GracefulDrainOptions, GracefulStats } from "./types.ts";
 
@@ -135,25 +137,38 @@ export class Tracker<E extends Entry> {
 
   #addFresh(entry: E): void {
     entry.fresh = true;
-    const until = this.#grace > MAX_TIMER ? Infinity : performance.now() + this.#grace;
-    this.#fresh.set(entry, until);
-    if (this.#sweepTimer === undefined && until !== Infinity) this.#arm(until);
+    this.#fresh.set(entry, this.#grace > MAX_TIMER ? Infinity : performance.now() + this.#grace);
+    if (this.#draining) this.#armSweep();
   }
 
-  #arm(until: number): void {
-    this.#sweepTimer = setTimeout(this.#sweep, Math.max(0, until - performance.now()));
+  /**
+   * Ends the freshness of the entries whose grace period has passed. Done
+   * lazily, where it can be seen (stats, closeIdle, a conn's state) and by a
+   * timer only while draining, so that no timer runs per connection.
+   */
+  expire(): void {
+    if (this.#fresh.size === 0) return;
+    const now = performance.now();
+    for (const [entry, until] of this.#fresh) {
+      if (until > now) return;
+      this.settle(entry, false);
+    }
+  }
+
+  /** While draining, a timer for the oldest fresh entry's end of grace. */
+  #armSweep(): void {
+    if (!this.#draining || this.#sweepTimer !== undefined) return;
+    for (const until of this.#fresh.values()) {
+      if (until === Infinity) return;
+      this.#sweepTimer = setTimeout(this.#sweep, Math.max(0, until - performance.now()));
+      return;
+    }
   }
 
   readonly #sweep = (): void => {
     this.#sweepTimer = undefined;
-    const now = performance.now();
-    for (const [entry, until] of this.#fresh) {
-      if (until > now) {
-        if (until !== Infinity) this.#arm(until);
-        return;
-      }
-      this.settle(entry, false);
-    }
+    this.expire();
+    this.#armSweep();
   };
 
   /**
@@ -242,6 +257,7 @@ export class Tracker<E extends Entry> {
 
   /** Closes the entries idle now. */
   closeIdle(): void {
+    this.expire();
     for (const entry of [...this.#live]) if (entry.state === "idle") this.#shut(entry);
   }
 
@@ -253,6 +269,7 @@ export class Tracker<E extends Entry> {
   }
 
   stats(): GracefulStats {
+    this.expire();
     const inUse = this.#inUse;
     const idle = this.#live.size - inUse;
     const disowned = this.#disowned;
@@ -281,6 +298,7 @@ export class Tracker<E extends Entry> {
   startDraining(): void {
     this.#draining = true;
     this.closeIdle();
+    this.#armSweep();
   }
 
   /** Closes every idle and in-use entry; resolves once they are gone. */

@@ -19,7 +19,7 @@ import {
   writableOf,
 } from "../runtime/mod.ts";
 import { NotManagedError } from "./errors.ts";
-import type { Tracker } from "./_tracker.ts";
+import type { Entry, Tracker } from "./_tracker.ts";
 import type { GracefulConnState, Mode } from "./types.ts";
 
 /**
@@ -58,16 +58,17 @@ export interface GracefulConn extends Conn {
   disown(): void;
 }
 
+/** Internal: what the tracker keeps for a {@linkcode TrackedConn}. */
+export interface ConnEntry extends Entry {
+  readonly conn: TrackedConn;
+}
+
 /** Internal: the one implementation of {@linkcode GracefulConn}. */
 export class TrackedConn implements GracefulConn {
-  /** Set by the tracker only. */
-  state: GracefulConnState = "idle";
-  /** Set by the tracker only. */
-  fresh: boolean = false;
-  /** Set by the tracker only: stays in use once no longer fresh. */
-  held: boolean = false;
   readonly #inner: Conn;
-  readonly #tracker: Tracker<TrackedConn>;
+  readonly #tracker: Tracker<ConnEntry>;
+  /** The tracker's record (state, freshness); the hot paths read it directly. */
+  readonly #entry: ConnEntry;
   readonly #auto: boolean;
   readonly #deadline: boolean;
   #readable: ReadableStream<Uint8Array> | undefined;
@@ -78,9 +79,10 @@ export class TrackedConn implements GracefulConn {
   /** Write readiness, where the wrapped conn has it. */
   readonly whenWritable?: Conn["whenWritable"];
 
-  constructor(inner: Conn, tracker: Tracker<TrackedConn>, mode: Mode) {
+  constructor(inner: Conn, tracker: Tracker<ConnEntry>, mode: Mode) {
     this.#inner = inner;
     this.#tracker = tracker;
+    this.#entry = { state: "idle", fresh: false, held: false, conn: this };
     this.#auto = mode !== "manual";
     this.#deadline = mode === "deadline";
     // Pollers (poll module) see readiness through the tracked conn; the read
@@ -93,6 +95,22 @@ export class TrackedConn implements GracefulConn {
     }
   }
 
+  /** Starts tracking (fresh, or idle with a grace of 0); returns this conn. */
+  track(): this {
+    this.#tracker.add(this.#entry);
+    return this;
+  }
+
+  get state(): GracefulConnState {
+    this.#tracker.expire();
+    return this.#entry.state;
+  }
+
+  get fresh(): boolean {
+    this.#tracker.expire();
+    return this.#entry.fresh;
+  }
+
   get localAddr(): Addr {
     return this.#inner.localAddr;
   }
@@ -102,7 +120,7 @@ export class TrackedConn implements GracefulConn {
   }
 
   get closed(): boolean {
-    return this.state === "closed" || this.#inner.closed;
+    return this.#entry.state === "closed" || this.#inner.closed;
   }
 
   get native(): unknown {
@@ -114,25 +132,25 @@ export class TrackedConn implements GracefulConn {
   }
 
   read(buf: Uint8Array): Promise<number | null> {
-    if (this.fresh) {
+    if (this.#entry.fresh) {
       if (buf.byteLength === 0) return this.#inner.read(buf);
       return this.#inner.read(buf).then(this.#afterFreshRead, this.#afterFreshError);
     }
-    if (this.state !== "idle" || !this.#auto) return this.#inner.read(buf);
+    if (this.#entry.state !== "idle" || !this.#auto) return this.#inner.read(buf);
     return this.#inner.read(buf).then(this.#afterIdleRead);
   }
 
   // The first read: data (or EOF, or an error) ends freshness.
   readonly #afterFreshRead = (n: number | null): number | null => {
-    if (this.state === "closed") {
+    if (this.#entry.state === "closed") {
       throw new ClosedError("Cannot read: the connection was closed by a drain");
     }
-    this.#tracker.settle(this, this.#auto && n !== null && n > 0);
+    this.#tracker.settle(this.#entry, this.#auto && n !== null && n > 0);
     return n;
   };
 
   readonly #afterFreshError = (err: unknown): never => {
-    this.#tracker.settle(this, false);
+    this.#tracker.settle(this.#entry, false);
     throw err;
   };
 
@@ -141,10 +159,10 @@ export class TrackedConn implements GracefulConn {
     // A drain closed the conn after the data came but before the caller saw
     // it: drop the data, as goji does, so that no request starts that cannot
     // be answered.
-    if (this.state === "closed") {
+    if (this.#entry.state === "closed") {
       throw new ClosedError("Cannot read: the connection was closed by a drain");
     }
-    if (n !== null && n > 0) this.#tracker.markInUse(this);
+    if (n !== null && n > 0) this.#tracker.markInUse(this.#entry);
     return n;
   };
 
@@ -157,7 +175,7 @@ export class TrackedConn implements GracefulConn {
   }
 
   close(): void {
-    this.#tracker.gone(this);
+    this.#tracker.gone(this.#entry);
     this.#inner.close();
   }
 
@@ -176,7 +194,7 @@ export class TrackedConn implements GracefulConn {
 
   setReadDeadline(deadline: Deadline): void {
     this.#inner.setReadDeadline(deadline);
-    if (this.#deadline) this.#tracker.markIdle(this);
+    if (this.#deadline) this.#tracker.markIdle(this.#entry);
   }
 
   setWriteDeadline(deadline: Deadline): void {
@@ -185,19 +203,19 @@ export class TrackedConn implements GracefulConn {
 
   setDeadline(deadline: Deadline): void {
     this.#inner.setDeadline(deadline);
-    if (this.#deadline) this.#tracker.markIdle(this);
+    if (this.#deadline) this.#tracker.markIdle(this.#entry);
   }
 
   markIdle(): void {
-    this.#tracker.markIdle(this);
+    this.#tracker.markIdle(this.#entry);
   }
 
   markInUse(): void {
-    this.#tracker.markInUse(this);
+    this.#tracker.markInUse(this.#entry);
   }
 
   disown(): void {
-    this.#tracker.disown(this);
+    this.#tracker.disown(this.#entry);
   }
 
   // The streams go through this object's read/write/close, so that stream

@@ -12,7 +12,7 @@ import {
   ListenerClosedError,
   os,
 } from "../runtime/mod.ts";
-import { type GracefulConn, TrackedConn } from "./conn.ts";
+import { type ConnEntry, type GracefulConn, TrackedConn } from "./conn.ts";
 import { checkDrainOptions, checkGrace, Tracker } from "./_tracker.ts";
 import {
   type GracefulDrainOptions,
@@ -97,7 +97,7 @@ function checkMode(mode: unknown): Mode {
 class Graceful implements GracefulListener {
   readonly mode: Mode;
   readonly #inner: Listener;
-  readonly #tracker: Tracker<TrackedConn>;
+  readonly #tracker: Tracker<ConnEntry>;
   /** Settles once a drain has stopped the inner listener. */
   #stopping: Promise<void> | undefined;
   /** Connections the runtime had accepted when the drain began, tracked, for accept(). */
@@ -109,7 +109,7 @@ class Graceful implements GracefulListener {
   constructor(inner: Listener, mode: Mode, grace: number) {
     this.#inner = inner;
     this.mode = mode;
-    this.#tracker = new Tracker<TrackedConn>((conn) => conn.close(), grace);
+    this.#tracker = new Tracker<ConnEntry>((entry) => entry.conn.close(), grace);
     if (typeof inner.whenAcceptable === "function") {
       this.whenAcceptable = (callback, options) => inner.whenAcceptable!(callback, options);
     }
@@ -164,8 +164,10 @@ class Graceful implements GracefulListener {
   /** While draining: what the runtime had accepted, then ListenerClosedError. */
   async #acceptLeftover(options?: AbortOptions): Promise<GracefulConn> {
     await this.#stopping;
-    const conn = this.#leftovers.shift();
-    if (conn !== undefined) return conn;
+    // drainAll() (or a drain's timeout) may have closed some already.
+    for (let conn; (conn = this.#leftovers.shift()) !== undefined;) {
+      if (conn.state !== "closed") return conn;
+    }
     if (options?.signal?.aborted) throw options.signal.reason;
     throw new ListenerClosedError("Cannot accept: the listener is draining");
   }
@@ -176,9 +178,7 @@ class Graceful implements GracefulListener {
       conn.close();
       throw new ListenerClosedError("Cannot accept: the listener is draining");
     }
-    const tracked = new TrackedConn(conn, this.#tracker, this.mode);
-    this.#tracker.add(tracked);
-    return tracked;
+    return new TrackedConn(conn, this.#tracker, this.mode).track();
   };
 
   /**
@@ -210,9 +210,7 @@ class Graceful implements GracefulListener {
       } catch {
         return;
       }
-      const tracked = new TrackedConn(conn, this.#tracker, this.mode);
-      this.#tracker.add(tracked);
-      this.#leftovers.push(tracked);
+      this.#leftovers.push(new TrackedConn(conn, this.#tracker, this.mode).track());
     }
   }
 

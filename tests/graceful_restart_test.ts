@@ -49,7 +49,11 @@ test(`GracefulListener.drain() after Upgrader exit: a ${current} server restarts
     signal(pid, "SIGTERM");
     await srv.closed;
     const drained = srv.lines.filter((l) => l.startsWith("DRAINED "));
-    const served = drained.reduce((sum, l) => sum + field(l, "served"), 0);
+    const sum = (name: string) => drained.reduce((n, l) => n + field(l, name), 0);
+    const served = sum("served");
+    console.log(
+      `drains met ${sum("fresh")} fresh conns and ${sum("pending")} the runtime had accepted`,
+    );
     assert.deepEqual(r.errors, {});
     assert.equal(r.failed, 0);
     assert.equal(r.timedOut, false);

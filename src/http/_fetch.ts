@@ -148,10 +148,10 @@ export async function writeResponse(
 ): Promise<void> {
   const headers: Record<string, string | string[]> = {};
   let cookies = false;
-  for (const [name, value] of response.headers) {
+  response.headers.forEach((value, name) => {
     if (name === "set-cookie") cookies = true;
     else headers[name] = value;
-  }
+  });
   if (cookies) headers["set-cookie"] = response.headers.getSetCookie();
   if (close) headers["connection"] = "close";
   if (response.statusText !== "") res.statusMessage = response.statusText;

@@ -164,6 +164,7 @@ class Server implements HttpServer {
     });
     this.#engine = createHttpEngine({
       maxHeaderSize: maxHeader,
+      idleTimeout: this.#idleTimeout,
       onRequest: (req, res, socket) =>
         this.#request(req as NodeRequest, res as NodeResponse, socket, false),
       onCheckContinue: (req, res, socket) =>

@@ -230,7 +230,12 @@ class DetachedConn extends ConnWrapper {
  */
 export function createHttpEngine(options: HttpEngineOptions): HttpEngine {
   const server = createServer({ maxHeaderSize: options.maxHeaderSize });
-  server.keepAliveTimeout = 0;
+  // Only for the `Keep-Alive: timeout=` header: the timer node:http sets goes
+  // through ConnSocket.setTimeout(), a no-op; the owner closes idle conns.
+  server.keepAliveTimeout = options.idleTimeout ?? 0;
+  // node:http on Deno (as newer Node) destroys a keep-alive socket after its
+  // response when the server is not listening; this one serves, unlistened.
+  Object.defineProperty(server, "listening", { get: () => true, configurable: true });
   server.headersTimeout = 0;
   server.requestTimeout = 0;
   server.timeout = 0;

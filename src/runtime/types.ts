@@ -521,6 +521,12 @@ export interface HttpSocketHooks {
 export interface HttpEngineOptions {
   /** The largest request head node:http accepts (else 431). */
   maxHeaderSize: number;
+  /**
+   * The idle time the `Keep-Alive: timeout=` response header announces, in
+   * milliseconds (the owner enforces it).
+   * @default {0 (no header)}
+   */
+  idleTimeout?: number;
   /** Each request: node:http's `IncomingMessage` and `ServerResponse`, and their socket. */
   onRequest(req: unknown, res: unknown, socket: HttpSocket): void;
   /** A request with `Expect: 100-continue`; the owner calls `res.writeContinue()` or answers. */

@@ -48,6 +48,15 @@ const HEAD = 1;
 const BODY = 2;
 const BUSY = 3;
 
+/** How long a shutdown waits for the first request of a conn that has had none. */
+const FRESH_GRACE = 1000;
+
+/** How long a shutdown waits for the next request on a conn idle since less than this. */
+const RECENT_IDLE = 250;
+
+/** How often the timeouts are checked during a shutdown. */
+const DRAIN_TICK = 25;
+
 /** The optional members of a graceful conn (graceful's wrap()) that serve() keeps informed. */
 interface GracefulLike {
   markIdle?(): void;
@@ -61,6 +70,10 @@ interface ConnEntry extends Entry {
   socket: HttpSocket;
   /** Requests whose response has not finished. */
   inflight: number;
+  /** Responses finished on it. */
+  served: number;
+  /** When it last turned idle (ms since the epoch). */
+  idleSince: number;
   phase: number;
   /** When the current phase's timeout fires (ms since the epoch), or 0 for none. */
   deadline: number;
@@ -123,7 +136,7 @@ class Server implements HttpServer {
   /** Responses not yet started, to mark `Connection: close` when a shutdown starts. */
   readonly #open = new Set<NodeResponse>();
   readonly #host: string;
-  readonly #sweeper: ReturnType<typeof setInterval>;
+  #sweeper: ReturnType<typeof setInterval>;
   readonly #accepting: Promise<void>;
   #requests = 0;
   #served = 0;
@@ -160,7 +173,19 @@ class Server implements HttpServer {
     this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
     this.#tracker = new Tracker<ConnEntry>((entry) => {
       if (this.#cutting || entry.inflight > 0) entry.socket.destroy();
-      else entry.socket.close();
+      else if (entry.served > 0 && entry.phase === IDLE) {
+        // Idle for a while: close now. Idle since just now: its client may be
+        // sending the next request already (closing would make it retry):
+        // give it until RECENT_IDLE to arrive, answered with `Connection: close`.
+        const idleFor = Date.now() - entry.idleSince;
+        if (idleFor >= RECENT_IDLE) entry.socket.close();
+        else entry.deadline = entry.idleSince + RECENT_IDLE;
+      } // A conn that never had a request (freshly accepted, its request maybe
+      // on the way) or whose next request is arriving is not cut: it gets
+      // one answer with `Connection: close`, or its timeout.
+      else if (entry.phase === IDLE) {
+        entry.deadline = Math.min(entry.deadline, Date.now() + FRESH_GRACE);
+      }
     });
     this.#engine = createHttpEngine({
       maxHeaderSize: maxHeader,
@@ -175,7 +200,7 @@ class Server implements HttpServer {
     });
     const tick = Math.max(
       10,
-      Math.min(1000, this.#headersTimeout / 4, this.#requestTimeout / 4, this.#idleTimeout / 4),
+      Math.min(250, this.#headersTimeout / 4, this.#requestTimeout / 4, this.#idleTimeout / 4),
     );
     this.#sweeper = setInterval(() => this.#sweep(), tick);
     this.#accepting = this.#acceptLoop();
@@ -222,6 +247,8 @@ class Server implements HttpServer {
       conn,
       socket: undefined as unknown as HttpSocket,
       inflight: 0,
+      served: 0,
+      idleSince: Date.now(),
       phase: IDLE,
       deadline: Date.now() + this.#idleTimeout,
       detached: false,
@@ -280,9 +307,11 @@ class Server implements HttpServer {
       this.#open.delete(res);
       this.#requests--;
       this.#served++;
+      entry.served++;
       if (--entry.inflight === 0) {
         entry.phase = IDLE;
-        entry.deadline = Date.now() + this.#idleTimeout;
+        entry.idleSince = Date.now();
+        entry.deadline = entry.idleSince + this.#idleTimeout;
         entry.conn.markIdle?.();
         this.#tracker.markIdle(entry);
       }
@@ -447,6 +476,8 @@ class Server implements HttpServer {
       await this.#listener.close();
       await this.#accepting;
       for (const res of this.#open) if (!res.headersSent) res.setHeader("connection", "close");
+      clearInterval(this.#sweeper);
+      this.#sweeper = setInterval(() => this.#sweep(), DRAIN_TICK);
       const left = Math.max(0, timeout - (Date.now() - started));
       await this.#drain(left, signal);
     } finally {

@@ -256,6 +256,13 @@ export function createHttpEngine(options: HttpEngineOptions): HttpEngine {
   return {
     native: server,
     serve(conn: Conn, hooks: HttpSocketHooks): HttpSocket {
+      // As node:http's own (noDelay: true): a response head and body written
+      // apart must not wait for the client's delayed ACK.
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // Not TCP, or already closed.
+      }
       const socket = new ConnSocket(conn, hooks);
       server.emit("connection", socket);
       return socket;

@@ -75,6 +75,50 @@ for (const adapter of adapters) {
     }
   });
 
+  test(`serve() gives fetch handlers a real Request: instanceof, headers, json(), clone() ${on}`, async () => {
+    const before = use();
+    try {
+      const { server, port } = await start({
+        fetch: async (req, info) => {
+          const copy = req.clone();
+          const body = await req.json() as { n: number };
+          const again = await copy.text();
+          return Response.json({
+            isRequest: req instanceof Request,
+            method: req.method,
+            url: req.url,
+            custom: req.headers.get("x-custom"),
+            n: body.n,
+            again,
+            aborted: req.signal.aborted,
+            remote: info.remoteAddr.transport,
+          }, { headers: [["set-cookie", "a=1"], ["set-cookie", "b=2"]] });
+        },
+      });
+      const client = await RawClient.open(port);
+      const res = await client.request("POST", "/p?q=1", {
+        headers: { "X-Custom": "yes", "Content-Type": "application/json" },
+        body: JSON.stringify({ n: 7 }),
+      });
+      assert.equal(res.status, 200);
+      assert.deepEqual(JSON.parse(textOf(res.body)), {
+        isRequest: true,
+        method: "POST",
+        url: "http://test/p?q=1",
+        custom: "yes",
+        n: 7,
+        again: '{"n":7}',
+        aborted: false,
+        remote: "tcp",
+      });
+      assert.equal(res.headers["set-cookie"], "a=1, b=2");
+      client.close();
+      await server.shutdown();
+    } finally {
+      useRuntime(before);
+    }
+  });
+
   test(`serve() runs a node-style handler ${on}`, async () => {
     const before = use();
     try {

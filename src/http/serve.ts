@@ -25,6 +25,7 @@ import {
 import { DrainTimeoutError } from "../graceful/errors.ts";
 import { checkDrainOptions, type Entry, Tracker } from "../graceful/_tracker.ts";
 import {
+  abortRequest,
   BodyTooLarge,
   type NodeRequest,
   type NodeResponse,
@@ -361,21 +362,13 @@ class Server implements HttpServer {
     entry: ConnEntry,
     fetch: FetchHandler,
   ): Promise<void> {
-    const controller = new AbortController();
-    res.once("close", () => {
-      if (!res.writableFinished) {
-        controller.abort(new Error("Cannot answer request: the client went away"));
-      }
-    });
     let request: Request | undefined;
     try {
-      request = toRequest(
-        req,
-        this.#host,
-        controller.signal,
-        this.#maxBody,
-        () => this.#tooLarge(res),
-      );
+      request = toRequest(req, this.#host, this.#maxBody, () => this.#tooLarge(res));
+      const made = request;
+      res.once("close", () => {
+        if (!res.writableFinished) abortRequest(made);
+      });
       const info: ServeInfo = { remoteAddr: entry.conn.remoteAddr, conn: entry.conn };
       const response = await fetch(request, info);
       if (!(response instanceof Response)) {
@@ -451,7 +444,7 @@ class Server implements HttpServer {
     });
     let request: Request;
     try {
-      request = toRequest(req, this.#host, new AbortController().signal, 0, () => {});
+      request = toRequest(req, this.#host, 0, () => {});
       this.#onUpgrade(request, conn, head);
     } catch (err) {
       conn.close();

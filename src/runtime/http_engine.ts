@@ -6,8 +6,63 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { Duplex } from "node:stream";
 import { Buffer } from "node:buffer";
+import type { Socket } from "node:net";
 import { ConnWrapper } from "./wrapper.ts";
+import { NodeConn } from "./_node_net.ts";
 import type { Conn, HttpEngine, HttpEngineOptions, HttpSocket, HttpSocketHooks } from "./types.ts";
+
+/** Where a node:net socket served natively keeps its HttpSocket. */
+const HTTP_SOCKET: unique symbol = Symbol("netkit.httpSocket");
+
+/**
+ * A conn of the node:net adapter, served on its own socket: node:http then
+ * parses straight from the socket's handle (Node's llhttp path). Read
+ * progress is not reported (`onRead` never fires): the owner's idle timeout
+ * bounds a slow request head instead.
+ */
+class NativeSocket implements HttpSocket {
+  readonly conn: Conn;
+  readonly #socket: Socket;
+  readonly #hooks: HttpSocketHooks;
+  #detached = false;
+
+  constructor(conn: Conn, socket: Socket, hooks: HttpSocketHooks) {
+    this.conn = conn;
+    this.#socket = socket;
+    this.#hooks = hooks;
+    (socket as unknown as Record<symbol, unknown>)[HTTP_SOCKET] = this;
+    socket.once("close", () => {
+      if (!this.#detached) hooks.onClose();
+    });
+  }
+
+  get destroyed(): boolean {
+    return this.#socket.destroyed;
+  }
+
+  close(): void {
+    const socket = this.#socket as Socket & { destroySoon?: () => void };
+    if (typeof socket.destroySoon === "function") socket.destroySoon();
+    else socket.end(() => socket.destroy());
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  detach(head: Uint8Array): Conn {
+    this.#detached = true;
+    this.#hooks.onClose();
+    if (head.byteLength > 0) this.#socket.unshift(head);
+    return new NodeConn(this.#socket);
+  }
+}
+
+/** The HttpSocket of a socket node:http hands out. */
+function httpSocketOf(socket: unknown): HttpSocket {
+  return (socket as Record<symbol, HttpSocket | undefined>)[HTTP_SOCKET] ??
+    (socket as ConnSocket);
+}
 
 /** Bytes asked for per read of a conn. */
 const READ_SIZE = 16 * 1024;
@@ -240,15 +295,15 @@ export function createHttpEngine(options: HttpEngineOptions): HttpEngine {
   server.requestTimeout = 0;
   server.timeout = 0;
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    options.onRequest(req, res, req.socket as unknown as ConnSocket);
+    options.onRequest(req, res, httpSocketOf(req.socket));
   });
   server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
-    options.onCheckContinue(req, res, req.socket as unknown as ConnSocket);
+    options.onCheckContinue(req, res, httpSocketOf(req.socket));
   });
   const onUpgrade = options.onUpgrade;
   if (onUpgrade !== undefined) {
     const upgrade = (req: IncomingMessage, socket: unknown, head: Uint8Array) => {
-      onUpgrade(req, socket as ConnSocket, head);
+      onUpgrade(req, httpSocketOf(socket), head);
     };
     server.on("upgrade", upgrade);
     server.on("connect", upgrade);
@@ -262,6 +317,15 @@ export function createHttpEngine(options: HttpEngineOptions): HttpEngine {
         conn.setNoDelay(true);
       } catch {
         // Not TCP, or already closed.
+      }
+      // The node:net adapter's own conns (not wrappers, which must see every
+      // byte): node:http gets the socket itself.
+      const raw = conn instanceof NodeConn ? conn.release() : undefined;
+      if (raw !== undefined) {
+        const native = new NativeSocket(conn, raw, hooks);
+        server.emit("connection", raw);
+        raw.resume();
+        return native;
       }
       const socket = new ConnSocket(conn, hooks);
       server.emit("connection", socket);

@@ -6,7 +6,9 @@
 // - node-http: node:http's createServer().listen() with a (req, res) handler;
 // - native:    Deno.serve / Bun.serve with a fetch handler (none on Node);
 // - fetch:     serve({ listener: await listen(...), fetch }) (netkit);
-// - handler:   serve({ listener, handler }) with the (req, res) handler (netkit).
+// - handler:   serve({ listener, handler }) with the (req, res) handler (netkit);
+// - *-nodenet: the same on a listener of the node:net adapter (Deno and Bun;
+//              on Node it is the only adapter): node:http reads the socket itself.
 // A Bun native client keeps 10 keep-alive conns with one request in flight
 // each. Kinds alternate round by round; the table shows medians of req/s and
 // of the server's CPU per request (user + system while the client counts):
@@ -18,7 +20,7 @@ import { createServer } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "../src/http/mod.ts";
-import { listen, runtime } from "../src/runtime/mod.ts";
+import { listen, runtime, useRuntime } from "../src/runtime/mod.ts";
 import { repoRoot } from "./_servers.ts";
 
 const g = globalThis as any;
@@ -26,7 +28,7 @@ const args: string[] = g.process.argv.slice(2);
 const SECONDS = 2;
 const CONNS = 10;
 
-type Kind = "node-http" | "native" | "fetch" | "handler";
+type Kind = "node-http" | "native" | "fetch" | "handler" | "fetch-nodenet" | "handler-nodenet";
 
 const nodeHandler = (_req: unknown, res: any) => {
   res.writeHead(200, { "content-type": "text/plain", "content-length": "2" });
@@ -49,8 +51,9 @@ async function startServer(kind: Kind): Promise<number> {
       return g.Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: fetchHandler }).port;
     }
     default: {
+      if (kind.endsWith("-nodenet")) useRuntime("node");
       const listener = await listen({ hostname: "127.0.0.1", port: 0 });
-      if (kind === "fetch") serve({ listener, fetch: fetchHandler });
+      if (kind.startsWith("fetch")) serve({ listener, fetch: fetchHandler });
       else serve({ listener, handler: nodeHandler });
       return listener.addr.transport === "tcp" ? listener.addr.port : 0;
     }
@@ -191,7 +194,7 @@ if (args[0] === "server") {
   const rounds = Number(args[0] ?? 3);
   const kinds: Kind[] = runtime.name === "node"
     ? ["node-http", "fetch", "handler"]
-    : ["node-http", "native", "fetch", "handler"];
+    : ["node-http", "native", "fetch", "handler", "fetch-nodenet", "handler-nodenet"];
   const res: Record<string, Sample[]> = {};
   for (const k of kinds) res[k] = [];
   for (let i = 0; i < rounds; i++) {
@@ -217,6 +220,8 @@ if (args[0] === "server") {
     native: nativeName,
     fetch: "serve({ fetch })",
     handler: "serve({ handler })",
+    "fetch-nodenet": "serve({ fetch }), node:net listener",
+    "handler-nodenet": "serve({ handler }), node:net listener",
   };
   for (const k of kinds) {
     const s = med[k];

@@ -3,7 +3,9 @@
  * handler (Hono's `app.fetch`, or any `Request → Response` function) or a
  * node-style `(req, res)` handler (Express) on any netkit `Listener`, on
  * Deno, Bun and Node, with graceful shutdown, exact counts, limits and
- * timeouts. On a listener from an `Upgrader`, restarts lose no request.
+ * timeouts. On a listener from an `Upgrader`, restarts lose no request;
+ * {@linkcode listenAndServe} does that in one call (restart on SIGHUP,
+ * graceful shutdown on SIGTERM or once a successor serves).
  *
  * @example Hello world
  * ```ts
@@ -20,6 +22,7 @@
  * @module
  */
 export { serve } from "./serve.ts";
+export { listenAndServe, type ListenAndServeOptions } from "./listen_and_serve.ts";
 export { DrainTimeoutError } from "../graceful/errors.ts";
 export type {
   FetchHandler,

@@ -67,6 +67,10 @@ function httpSocketOf(socket: unknown): HttpSocket {
 /** Bytes asked for per read of a conn. */
 const READ_SIZE = 16 * 1024;
 
+/** Read buffers not in use, for the next reads; at most SCRATCH_KEPT kept. */
+const scratch: Uint8Array[] = [];
+const SCRATCH_KEPT = 64;
+
 /** A netkit Conn as a node:http socket. */
 class ConnSocket extends Duplex implements HttpSocket {
   readonly conn: Conn;
@@ -144,15 +148,25 @@ class ConnSocket extends Duplex implements HttpSocket {
   async #pump(): Promise<void> {
     try {
       while (true) {
-        const buf = Buffer.allocUnsafe(READ_SIZE);
-        const n = await this.conn.read(buf);
+        // A scratch buffer per read in flight (not per conn: idle conns
+        // hold none), and a copy of just the bytes read.
+        const buf = scratch.pop() ?? new Uint8Array(READ_SIZE);
+        let n: number | null;
+        try {
+          n = await this.conn.read(buf);
+        } catch (err) {
+          scratch.push(buf);
+          throw err;
+        }
         if (n === null) {
+          scratch.push(buf);
           if (this.#detached) this.#restEof = true;
           else this.push(null);
           return;
         }
         this.#hooks.onRead(n);
-        const chunk = buf.subarray(0, n);
+        const chunk = Buffer.from(buf.subarray(0, n));
+        if (scratch.length < SCRATCH_KEPT) scratch.push(buf);
         if (this.#detached) {
           this.#rest.push(chunk);
           return;

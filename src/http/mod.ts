@@ -23,6 +23,7 @@
  */
 export { serve } from "./serve.ts";
 export { listenAndServe, type ListenAndServeOptions } from "./listen_and_serve.ts";
+export { type ListenableServer, listenServer } from "./listen_server.ts";
 export { DrainTimeoutError } from "../graceful/errors.ts";
 export type {
   FetchHandler,

@@ -388,7 +388,9 @@ export class Net implements AsyncDisposable {
    * successors like the listeners of {@linkcode Net.listen}; this Net never
    * accepts on it. Bun's node:http ignores `fd` and binds a random port
    * (oven-sh/bun#22559): compare the address served with `addr` (serve it
-   * with `serve()` of `@netkit/netkit/http` instead on Bun).
+   * with `serve()` of `@netkit/netkit/http` instead on Bun). On Deno only an
+   * inherited socket can be served this way: a fresh one is registered with
+   * Deno's own poller and node:http's `listen({ fd })` fails with `EINVAL`.
    *
    * @param options `{ hostname?, port?, backlog?, name? }` (TCP only).
    * @returns The fd and the address it is bound to.

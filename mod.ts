@@ -20,3 +20,4 @@ export * from "./src/listenbuffer/mod.ts";
 export * from "./src/graceful/mod.ts";
 export * from "./src/poll/mod.ts";
 export * from "./src/inherit/mod.ts";
+export * from "./src/http/mod.ts";

@@ -381,6 +381,56 @@ export class Net implements AsyncDisposable {
     return slot === undefined ? undefined : this.#claim(slot, name, key, address.backlog);
   }
 
+  /**
+   * A raw listening fd for a server of your own (`server.listen({ fd })` of
+   * node:http, Express, Fastify): the inherited socket for the address, else
+   * a fresh one that nobody accepts on yet. Either way it stays passed to
+   * successors like the listeners of {@linkcode Net.listen}; this Net never
+   * accepts on it. Bun's node:http ignores `fd` and binds a random port
+   * (oven-sh/bun#22559): compare the address served with `addr` (serve it
+   * with `serve()` of `@netkit/netkit/http` instead on Bun). On Deno only an
+   * inherited socket can be served this way: a fresh one is registered with
+   * Deno's own poller and node:http's `listen({ fd })` fails with `EINVAL`.
+   *
+   * @param options `{ hostname?, port?, backlog?, name? }` (TCP only).
+   * @returns The fd and the address it is bound to.
+   * @throws {TypeError} If the options are not a TCP address, or the inherited socket is already served.
+   * @throws {AddrInUseError} If a fresh socket's address is taken.
+   *
+   * @example Handing the socket to node:http
+   * ```ts ignore
+   * import { createServer } from "node:http";
+   * import { Net } from "@netkit/netkit/inherit";
+   *
+   * const net = new Net();
+   * const { fd, addr } = await net.listenFd({ hostname: "127.0.0.1", port: 8080, name: "web" });
+   * createServer((req, res) => res.end("hi")).listen({ fd });
+   * await net.ready();
+   * ```
+   */
+  async listenFd(options: NetListenOptions): Promise<{ fd: number; addr: Addr }> {
+    if (options === null || typeof options !== "object" || "fd" in options || "path" in options) {
+      throw new TypeError("Cannot hand out an fd: options must be a TCP address");
+    }
+    const inherited = await this.#takeInherited(options);
+    if (inherited !== undefined) {
+      if (inherited.active || inherited.fd === undefined) {
+        throw new TypeError("Cannot hand out an fd: the inherited socket is already served");
+      }
+      return { fd: inherited.fd, addr: inherited.addr };
+    }
+    const { name, ...address } = options;
+    const held = await os.holdListener(address as TcpListenOptions);
+    // Never accepted on: it is only passed on (and closed with the Net).
+    const listener = new NetListener(held.addr, { fd: held.fd });
+    this.#active.push({
+      listener,
+      name: name ?? "unknown",
+      key: requestKey(address as ListenAddress),
+    });
+    return { fd: held.fd, addr: held.addr };
+  }
+
   /** Binds a Unix socket at a temporary name, then links the real path to it (see _listener.ts). */
   async #listenUnix(options: UnixListenOptions): Promise<Listener> {
     const path = options.path;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Listener, os, type SignalName } from "../runtime/mod.ts";
+import { type Addr, type Listener, os, type SignalName } from "../runtime/mod.ts";
 import { Net, type NetListenOptions, spawnWithListeners, type StartProcessOptions } from "./net.ts";
 import { UpgradeError } from "./errors.ts";
 
@@ -139,6 +139,28 @@ export class Upgrader implements AsyncDisposable {
    */
   listen(options: NetListenOptions): Promise<Listener> {
     return this.net.listen(options);
+  }
+
+  /**
+   * A raw listening fd for a server of your own, passed to successors (see
+   * {@linkcode Net.listenFd}).
+   *
+   * @param options The TCP address, and the name passed to successors.
+   * @returns The fd and its address.
+   * @throws {TypeError} If the options are not a TCP address.
+   *
+   * @example
+   * ```ts ignore
+   * import { createServer } from "node:http";
+   * import { createUpgrader } from "@netkit/netkit/inherit";
+   *
+   * const upgrader = createUpgrader();
+   * const { fd } = await upgrader.listenFd({ port: 8080 });
+   * createServer((req, res) => res.end("hi")).listen({ fd });
+   * ```
+   */
+  listenFd(options: NetListenOptions): Promise<{ fd: number; addr: Addr }> {
+    return this.net.listenFd(options);
   }
 
   /**

@@ -61,20 +61,42 @@ export class NodeConn extends BaseConn {
     }
     socket.pause();
     this.#queue = new ChunkQueue(() => socket.pause(), () => socket.resume());
-    socket.on("data", (chunk: Uint8Array) => this.#queue.push(chunk));
-    socket.on("end", () => this.#queue.end());
-    socket.on("drain", () => this.#wakeWriters());
-    socket.on("error", (err: Error) => {
-      this.#rawError = err;
-      this.#queue.fail(() => this.#failure()!);
-      this.#wakeWriters();
-    });
+    socket.on("data", this.#onData);
+    socket.on("end", this.#onEnd);
+    socket.on("drain", this.#onDrain);
+    socket.on("error", this.#onError);
     socket.on("close", () => {
       this.#queue.fail(closedForRead);
       this.#wakeWriters();
       this._released();
     });
     if (socket.destroyed) this._released();
+  }
+
+  readonly #onData = (chunk: Uint8Array): void => this.#queue.push(chunk);
+  readonly #onEnd = (): void => this.#queue.end();
+  readonly #onDrain = (): void => this.#wakeWriters();
+  readonly #onError = (err: Error): void => {
+    this.#rawError = err;
+    this.#queue.fail(() => this.#failure()!);
+    this.#wakeWriters();
+  };
+
+  /**
+   * Hands the socket over (to node:http): stops reading it into the queue.
+   * `undefined`, and nothing done, unless nothing was read or failed yet.
+   * The conn stays counted until the socket closes.
+   */
+  release(): net.Socket | undefined {
+    const socket = this.native;
+    if (this.#queue.size > 0 || this.#queue.ended || this.#rawError !== null || socket.destroyed) {
+      return undefined;
+    }
+    socket.removeListener("data", this.#onData);
+    socket.removeListener("end", this.#onEnd);
+    socket.removeListener("drain", this.#onDrain);
+    socket.removeListener("error", this.#onError);
+    return socket;
   }
 
   get fd(): number | undefined {

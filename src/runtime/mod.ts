@@ -252,3 +252,6 @@ export const os: Os = createOs((options: ListenOptions): Promise<Listener> => {
   validateListen(options);
   return listenNodeNet(options);
 });
+export { ConnWrapper, ListenerWrapper } from "./wrapper.ts";
+export { createHttpEngine } from "./http_engine.ts";
+export type { HttpEngine, HttpEngineOptions, HttpSocket, HttpSocketHooks } from "./types.ts";

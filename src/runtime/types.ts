@@ -483,3 +483,65 @@ export interface Os {
   /** Binds a fresh Unix datagram socket for sd_notify messages; `undefined` where the runtime cannot. */
   listenNotify(): NotifyReceiver | undefined;
 }
+
+// ---------------------------------------------------------------------------
+// The HTTP part: node:http's parser and response writer fed with netkit
+// Conns, implemented in http_engine.ts (the only file importing node:http).
+
+/**
+ * One netkit {@linkcode Conn} as node:http sees it (a `stream.Duplex`), as
+ * the HTTP engine hands it out.
+ */
+export interface HttpSocket {
+  /** The conn it reads from and writes to. */
+  readonly conn: Conn;
+  /** Whether it was destroyed (or detached). */
+  readonly destroyed: boolean;
+  /** Ends it after what is written, then closes the conn. */
+  close(): void;
+  /** Closes it and the conn now. */
+  destroy(): void;
+  /**
+   * Stops feeding node:http (after an upgrade or CONNECT) and returns a conn
+   * that first reads `head`, then the bytes node:http had not parsed, then
+   * the rest of the connection.
+   */
+  detach(head: Uint8Array): Conn;
+}
+
+/** What the HTTP engine tells its owner about one socket. */
+export interface HttpSocketHooks {
+  /** Bytes came in (`n` of them). */
+  onRead(n: number): void;
+  /** The socket is gone (closed or detached). */
+  onClose(): void;
+}
+
+/** Options of {@linkcode createHttpEngine}. */
+export interface HttpEngineOptions {
+  /** The largest request head node:http accepts (else 431). */
+  maxHeaderSize: number;
+  /**
+   * The idle time the `Keep-Alive: timeout=` response header announces, in
+   * milliseconds (the owner enforces it).
+   * @default {0 (no header)}
+   */
+  idleTimeout?: number;
+  /** Each request: node:http's `IncomingMessage` and `ServerResponse`, and their socket. */
+  onRequest(req: unknown, res: unknown, socket: HttpSocket): void;
+  /** A request with `Expect: 100-continue`; the owner calls `res.writeContinue()` or answers. */
+  onCheckContinue(req: unknown, res: unknown, socket: HttpSocket): void;
+  /**
+   * An upgrade or CONNECT request; the socket is the owner's from now on.
+   * Without it, node:http serves upgrade requests as plain ones and refuses CONNECT.
+   */
+  onUpgrade?: (req: unknown, socket: HttpSocket, head: Uint8Array) => void;
+}
+
+/** node:http fed with netkit Conns ({@linkcode createHttpEngine}). */
+export interface HttpEngine {
+  /** The `node:http` `Server` (never listening): an escape hatch. */
+  readonly native: unknown;
+  /** Hands a conn to node:http, which serves requests on it until it closes. */
+  serve(conn: Conn, hooks: HttpSocketHooks): HttpSocket;
+}

@@ -1,0 +1,37 @@
+/**
+ * HTTP servers on netkit listeners: {@linkcode serve} runs a Web fetch
+ * handler (Hono's `app.fetch`, or any `Request → Response` function) or a
+ * node-style `(req, res)` handler (Express) on any netkit `Listener`, on
+ * Deno, Bun and Node, with graceful shutdown, exact counts, limits and
+ * timeouts. On a listener from an `Upgrader`, restarts lose no request;
+ * {@linkcode listenAndServe} does that in one call (restart on SIGHUP,
+ * graceful shutdown on SIGTERM or once a successor serves).
+ *
+ * @example Hello world
+ * ```ts
+ * import { serve } from "@netkit/netkit/http";
+ * import { listen } from "@netkit/netkit/runtime";
+ *
+ * const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+ * const server = serve({ listener, fetch: (req) => new Response(new URL(req.url).pathname) });
+ * const port = server.addr.transport === "tcp" ? server.addr.port : 0;
+ * console.log(await (await fetch(`http://127.0.0.1:${port}/hi`)).text()); // "/hi"
+ * await server.shutdown();
+ * ```
+ *
+ * @module
+ */
+export { serve } from "./serve.ts";
+export { listenAndServe, type ListenAndServeOptions } from "./listen_and_serve.ts";
+export { type ListenableServer, listenServer } from "./listen_server.ts";
+export { DrainTimeoutError } from "../graceful/errors.ts";
+export type {
+  FetchHandler,
+  HttpServer,
+  NodeHandler,
+  ServeInfo,
+  ServeOptions,
+  ServerStats,
+  ShutdownOptions,
+  UpgradeHandler,
+} from "./types.ts";

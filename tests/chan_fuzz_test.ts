@@ -289,7 +289,11 @@ test("Exporter.serve() refuses bad requests without closing the connection", asy
       hello,
       wire.open(1, wire.WIRE_RECV, 1, -1, "nope"),
       wire.open(2, wire.WIRE_SEND, 1, -1, "out"),
-      wire.frame(wire.T_OPEN, wire.concat(new Uint8Array(17), new Uint8Array([0xff, 0xfe]))),
+      // id 3 (id 0 is a protocol error: see below), a name that is not UTF-8
+      wire.frame(
+        wire.T_OPEN,
+        wire.concat(new Uint8Array([0, 0, 0, 3]), new Uint8Array(13), new Uint8Array([0xff, 0xfe])),
+      ),
       wire.open(4, 9, 1, -1, "out"),
       wire.open(5, wire.WIRE_RECV, 0, -1, "out"),
       wire.open(6, wire.WIRE_RECV, 1, -2, "out"),

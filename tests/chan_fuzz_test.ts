@@ -236,6 +236,22 @@ const cases: [string, () => Uint8Array, ChanProtocolErrorCode][] = [
   ],
   ["a CLOSE for an unknown channel", () => wire.concat(hello, wire.close(3)), "unknown-channel"],
   [
+    "an OPEN for channel 0",
+    () => wire.concat(hello, wire.open(0, wire.WIRE_RECV, 1, -1, "out")),
+    "malformed-frame",
+  ],
+  [
+    "DATA beyond the credits granted, before the exporter returned any",
+    () =>
+      wire.concat(
+        hello,
+        wire.open(1, wire.WIRE_SEND, 1, -1, "in"),
+        wire.data(1, wire.json(1)),
+        wire.data(1, wire.json(2)),
+      ),
+    "credit",
+  ],
+  [
     "a frame cut off by EOF",
     () => wire.concat(hello, wire.data(1, wire.json(1)).subarray(0, 6)),
     "truncated",

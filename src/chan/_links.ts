@@ -24,8 +24,12 @@ export const GONE = 3;
 /** A link's protocol state. */
 export type LinkState = 0 | 1 | 2 | 3;
 
-/** A pump sends at most this many values in one turn of the event loop, then yields. */
+/** A pump sends at most this many values in one call, then yields. */
 const YIELD_VALUES = 2048;
+/** A pump looks at the clock every this many values. */
+const CLOCK_EVERY = 64;
+/** A pump that has sent values for this long without a pause yields (ms). */
+const YIELD_MS = 8;
 
 /** The sending half of a channel on one connection. */
 export class OutLink {
@@ -111,6 +115,15 @@ export class Pump implements Waiter<unknown> {
     this.#timer = undefined;
     this.kick();
   };
+  /** Values dispatched since the clock was last read. */
+  #count = 0;
+  /** When the current burst of values started. */
+  #burstStart = 0;
+  /** A timer that fires once the event loop turned: the burst is over. */
+  #marker: ReturnType<typeof setTimeout> | undefined;
+  readonly #onMarker = (): void => {
+    this.#marker = undefined;
+  };
   readonly #onFinish: () => void;
 
   /** `onFinish` runs once when the channel is closed and drained. */
@@ -179,7 +192,7 @@ export class Pump implements Waiter<unknown> {
     let budget = YIELD_VALUES;
     while (this.#held === NONE) {
       if (this.#next() === -1) break;
-      if (--budget < 0) {
+      if (--budget < 0 || (++this.#count >= CLOCK_EVERY && this.#busy())) {
         unlink(this);
         this.#timer = setTimeout(this.#resume, 0);
         return;
@@ -201,7 +214,28 @@ export class Pump implements Waiter<unknown> {
   /** Waiter: a sender handed over a value. */
   complete(value: unknown): void {
     this.#dispatch(value);
+    if (++this.#count >= CLOCK_EVERY && this.#busy()) {
+      unlink(this);
+      this.#timer = setTimeout(this.#resume, 0);
+      return;
+    }
     this.kick();
+  }
+
+  /**
+   * Whether the pump has been sending without a pause for `YIELD_MS`: a
+   * producer that hands over values synchronously (or by microtasks) would
+   * otherwise keep the event loop from serving other connections.
+   */
+  #busy(): boolean {
+    this.#count = 0;
+    const now = performance.now();
+    if (this.#marker === undefined) {
+      this.#burstStart = now;
+      this.#marker = setTimeout(this.#onMarker, 0);
+      return false;
+    }
+    return now - this.#burstStart >= YIELD_MS;
   }
 
   /** Waiter: the channel closed (and is drained). */
@@ -221,6 +255,10 @@ export class Pump implements Waiter<unknown> {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
+    }
+    if (this.#marker !== undefined) {
+      clearTimeout(this.#marker);
+      this.#marker = undefined;
     }
   }
 

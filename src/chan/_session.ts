@@ -51,6 +51,8 @@ export interface SessionConfig {
 export interface ByteBudget {
   /** Adds `n` (may be negative) bytes to the total. */
   add(n: number): void;
+  /** Past the limit: ends the sessions that hold the most until under it. */
+  enforce(): void;
 }
 
 /** Something that returns credits at the next flush. */
@@ -67,6 +69,8 @@ const MIN_OUT_CHUNK = 16 * 1024;
 const MAX_OUT_CHUNK = 1024 * 1024;
 const MIN_READ_BUFFER = 16 * 1024;
 const MAX_READ_GROWTH = 1024 * 1024;
+/** The chunks a frame over MAX_READ_GROWTH is read into. */
+const LARGE_CHUNK = 1024 * 1024;
 /** Reply frames (not data) that may pile up unwritten before the peer counts as not reading. */
 const CONTROL_LIMIT = 1024 * 1024;
 /** How long a session that ends for a protocol error tries to deliver its GOAWAY. */
@@ -557,6 +561,58 @@ export abstract class Session {
     this.#maybeDone();
   }
 
+  /**
+   * Reads the rest of a frame of `need` bytes (length included) whose first
+   * bytes are `first`, into chunks counted against the budget as they are
+   * allocated; returns the whole frame, or `null` if the session ended.
+   */
+  async #readLarge(first: Uint8Array, need: number): Promise<Uint8Array<ArrayBuffer> | null> {
+    const parts: Uint8Array[] = [first.slice()];
+    let got = first.byteLength;
+    let held = 0;
+    try {
+      while (got < need) {
+        // Chunks grow with what arrived: 64 KiB, then doubling the total.
+        const size = Math.min(need - got, LARGE_CHUNK, Math.max(4 * MIN_READ_BUFFER, got));
+        this.#readHeld += size;
+        held += size;
+        this.#track(size);
+        this.budget?.enforce();
+        if (this.#ended) return null;
+        const chunk = new Uint8Array(size);
+        let filled = 0;
+        while (filled < size) {
+          const n = await this.conn.read(filled === 0 ? chunk : chunk.subarray(filled));
+          if (this.#ended) return null;
+          if (n === null) {
+            this.#finish(
+              new ChanProtocolError(
+                `Cannot ${this.action}: the connection closed in the middle of a frame`,
+                { code: "truncated" },
+              ),
+              true,
+              0,
+            );
+            return null;
+          }
+          filled += n;
+        }
+        parts.push(chunk);
+        got += size;
+      }
+      const frame = new Uint8Array(need);
+      let off = 0;
+      for (const p of parts) {
+        frame.set(p, off);
+        off += p.byteLength;
+      }
+      return frame;
+    } finally {
+      this.#readHeld -= held;
+      this.#track(-held);
+    }
+  }
+
   #maybeDone(): void {
     if (this.#loopDone && this.#connClosed) this.#resolveDone();
   }
@@ -577,27 +633,46 @@ export abstract class Session {
         let need = 4;
         if (!this.handshook) need = PREAMBLE_SIZE;
         else if (end - start >= 4) need = 4 + view.getUint32(start);
-        // Room for the next read: at least `want` bytes after `end`. The
-        // buffer grows towards the frame's size only as its bytes arrive,
-        // doubling, so a length alone allocates nothing (§9).
-        const have = end - start;
-        const want = Math.min(need - have, 1024);
-        if (buf.byteLength - end < want) {
-          if (buf.byteLength - have >= want) {
-            buf.copyWithin(0, start, end);
-          } else {
-            const size = Math.min(need, Math.max(buf.byteLength * 2, MIN_READ_BUFFER));
-            const next = new Uint8Array(size);
-            next.set(buf.subarray(start, end));
-            buf = next;
-            view = new DataView(buf.buffer);
-            this.#trackRead(size);
-          }
-          end = have;
+        let free = -1;
+        let n: number | null;
+        if (need > MAX_READ_GROWTH && buf.byteLength - start < need) {
+          // A large frame: its bytes are kept in chunks as they arrive and
+          // put together once complete. A length alone allocates nothing
+          // (§9), and a peer that stalls mid-frame holds only what it sent.
+          const frame = await this.#readLarge(buf.subarray(start, end), need);
+          if (frame === null) break;
+          buf = frame;
+          view = new DataView(buf.buffer);
+          this.#trackRead(need);
           start = 0;
+          end = 0;
+          n = need;
+        } else {
+          // Room for the next read: at least `want` bytes after `end`; the
+          // buffer grows towards the frame's size as its bytes arrive.
+          const have = end - start;
+          const want = Math.min(need - have, 1024);
+          if (buf.byteLength - end < want) {
+            if (buf.byteLength - have >= want) {
+              buf.copyWithin(0, start, end);
+            } else {
+              const size = Math.min(need, Math.max(buf.byteLength * 2, MIN_READ_BUFFER));
+              // Counted before it is allocated: past the budget, the session
+              // holding the most (maybe this one) ends first.
+              this.#trackRead(size);
+              this.budget?.enforce();
+              if (this.#ended) break;
+              const next = new Uint8Array(size);
+              next.set(buf.subarray(start, end));
+              buf = next;
+              view = new DataView(buf.buffer);
+            }
+            end = have;
+            start = 0;
+          }
+          free = buf.byteLength - end;
+          n = await conn.read(end === 0 ? buf : buf.subarray(end));
         }
-        const free = buf.byteLength - end;
-        const n = await conn.read(end === 0 ? buf : buf.subarray(end));
         if (this.#ended) break;
         if (n === null) {
           if (!this.handshook) {

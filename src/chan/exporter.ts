@@ -345,6 +345,7 @@ export class Exporter implements AsyncDisposable {
         queueMicrotask(() => this.#enforce());
       }
     },
+    enforce: (): void => this.#enforce(),
   };
   #sent = 0;
   #acked = 0;
@@ -873,6 +874,7 @@ export class Exporter implements AsyncDisposable {
   /** Past `maxTotalBytes`: closes the connections that hold the most until under it. */
   #enforce(): void {
     this.#enforcing = false;
+    if (this.#held <= this.#maxTotal) return;
     while (this.#held > this.#maxTotal) {
       let worst: ExporterSession | undefined;
       for (const s of this.#sessions) {

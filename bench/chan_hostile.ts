@@ -5,19 +5,22 @@
 //   node --expose-gc npm/esm/bench/chan_hostile.js   (after node scripts/build_npm.mjs)
 // Options: --seconds=N (5: each attack's length), --budget=BYTES (67108864:
 // the exporter's maxTotalBytes; maxConnectionBytes stays at its 8 MiB
-// default), --goaways=N (20), --goaway=BYTES (15728640).
+// default), --goaways=N (20), --goaway=BYTES (15728640), --only=<scenario,...>.
 //
-// Over 127.0.0.1. This process runs the exporter and an honest importer of
-// "ping", a channel into which a timer puts performance.now() every 5 ms; the
-// attackers (raw protocol connections that never read) run in a child
-// process of this script, so their buffers do not count here. Per
-// scenario the table shows the longest event-loop stall (gap between 5 ms
-// ticks), the honest importer's p50/p99 latency (put into the channel to
-// received), and the RSS growth over the RSS before the attack (max of 100 ms
-// samples; after GC where the runtime exposes it). Scenarios:
+// Over 127.0.0.1. This process runs the exporter, which exports "big" (fed
+// 200-byte strings as fast as it takes them) and echoes what arrives on "req"
+// back on "resp". Two child processes of this script play the peers, so their
+// buffers and work do not count here: the attackers (raw protocol
+// connections that never read), and an honest importer that sends its
+// performance.now() on "req" every 5 ms and times the round trip from
+// "resp". Per scenario the table shows the exporter's longest event-loop
+// stall (gap between 5 ms ticks), the honest importer's round-trip p50/p99
+// over --seconds, and the exporter's RSS growth over its RSS before the
+// attack (max of 100 ms samples; before it, GC where the runtime exposes it).
+// Scenarios:
 // - baseline: no attacker.
-// - window-65536: one peer imports "big" (fed 200-byte strings as fast as it
-//   takes them) with a window of 65536 and never reads.
+// - window-65536: one peer imports "big" with a window of 65536 and never
+//   reads.
 // - 64x1024: one peer imports "big" 64 times with a window of 1024 each.
 // - stalled-frames: ten peers each send the header and half the body of a
 //   16 MiB frame, then stall.
@@ -127,18 +130,17 @@ async function scenario(
       while (!stop) if (!big.trySend(value)) await big.send(value);
     } catch { /* closed */ }
   })();
-  const ping = new Channel<number>(1);
-  exporter.export("ping", ping, Dir.Send);
-  const ticker = setInterval(() => ping.trySend(performance.now()), 5);
-  const importer = await Importer.connect({ hostname: HOST, port });
-  const inbox = new Channel<number>(16);
-  await importer.import("ping", inbox, Dir.Recv, 16);
-  let recording = false;
-  const lat: number[] = [];
-  const receiving = (async () => {
-    for await (const t of inbox) if (recording) lat.push(performance.now() - t);
+  // The honest peer's echo: what it sends on "req" comes back on "resp".
+  const req = new Channel<number>(16);
+  const resp = new Channel<number>(16);
+  exporter.export("req", req, Dir.Recv);
+  exporter.export("resp", resp, Dir.Send);
+  const echoing = (async () => {
+    try {
+      for await (const v of req) await resp.send(v);
+    } catch { /* closed */ }
   })();
-  await sleep(300);
+  await sleep(200);
   await gc();
   const before = rss();
   let maxRss = before;
@@ -146,15 +148,13 @@ async function scenario(
   let stall = 0;
   const meter = setInterval(() => {
     const now = performance.now();
-    if (recording && now - last > stall) stall = now - last;
+    if (now - last > stall) stall = now - last;
     last = now;
   }, 5);
   const sampler = setInterval(() => (maxRss = Math.max(maxRss, rss())), 100);
-  recording = true;
-  last = performance.now();
   const end = await attack(port, exporter);
-  await sleep(SECONDS * 1000);
-  recording = false;
+  const { line } = await spawnSelf([`--honest=${port}`], "lat ");
+  const lat: number[] = JSON.parse(line.slice(4));
   let note = await end();
   if (name === "goaway") {
     await gc();
@@ -173,12 +173,11 @@ async function scenario(
     note += (note ? "; " : "") + [...codes].map(([c, n]) => `${n} ${c}`).join(", ");
   }
   stop = true;
-  clearInterval(ticker);
   big.close();
-  ping.close();
-  await importer.close();
+  req.close();
+  resp.close();
   await exporter.close();
-  await Promise.all([reading, feeding, receiving]);
+  await Promise.all([reading, feeding, echoing]);
   return {
     scenario: name,
     stall,
@@ -238,30 +237,65 @@ async function attacker(kind: string, port: number): Promise<void> {
   setInterval(() => {}, 1 << 30); // until killed
 }
 
-/** Starts the attacker child; resolves once it printed `line`, with a way to end it. */
-async function spawnAttacker(kind: string, port: number, line: string): Promise<() => void> {
+/**
+ * Runs this script again with `args`; resolves once it printed a line that
+ * starts with `prefix`, with that line and a way to end the child.
+ */
+async function spawnSelf(
+  args: string[],
+  prefix: string,
+): Promise<{ line: string; kill: () => void }> {
   const self = fileURLToPath(import.meta.url);
   const cmd: string = g.Deno?.execPath() ?? g.process.execPath;
   const base = g.Deno !== undefined ? ["run", "-A", self] : [self];
-  const child = spawn(cmd, [...base, `--attack=${kind}`, `--port=${port}`], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  await new Promise<void>((resolve, reject) => {
+  const child = spawn(cmd, [...base, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  const line = await new Promise<string>((resolve, reject) => {
     let out = "";
     child.stdout!.setEncoding("utf8");
     child.stdout!.on("data", (chunk: string) => {
       out += chunk;
-      if (out.includes(line)) resolve();
+      const hit = out.split("\n").slice(0, -1).find((l) => l.startsWith(prefix));
+      if (hit !== undefined) resolve(hit);
     });
-    child.once("exit", (code) => reject(new Error(`the attacker exited (${code}): ${out}`)));
+    child.once("exit", (code) => reject(new Error(`${args} exited (${code}): ${out}`)));
   });
-  return () => {
-    if (child.exitCode === null && child.signalCode === null) g.process.kill(child.pid!, "SIGKILL");
+  return {
+    line,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        g.process.kill(child.pid!, "SIGKILL");
+      }
+    },
   };
 }
 
+/** In the child: an honest importer that echoes a timestamp every 5 ms; prints the round trips. */
+async function honest(port: number): Promise<void> {
+  const importer = await Importer.connect({ hostname: HOST, port });
+  const out = new Channel<number>(16);
+  const back = new Channel<number>(16);
+  await importer.import("req", out, Dir.Send, 16);
+  await importer.import("resp", back, Dir.Recv, 16);
+  let recording = false;
+  const lat: number[] = [];
+  const receiving = (async () => {
+    for await (const t of back) if (recording) lat.push(performance.now() - t);
+  })();
+  const ticker = setInterval(() => out.trySend(performance.now()), 5);
+  await sleep(300);
+  recording = true;
+  await sleep(SECONDS * 1000);
+  recording = false;
+  clearInterval(ticker);
+  console.log(`lat ${JSON.stringify(lat.map((x) => Math.round(x * 100) / 100))}`);
+  out.close();
+  await importer.close();
+  await receiving;
+  g.process.exit(0);
+}
+
 async function silentAttack(kind: string, port: number, exporter: Exporter) {
-  const kill = await spawnAttacker(kind, port, "ready");
+  const { kill } = await spawnSelf([`--attack=${kind}`, `--port=${port}`], "ready");
   return () => {
     const held = exporter.stats.heldBytes;
     kill();
@@ -272,21 +306,30 @@ async function silentAttack(kind: string, port: number, exporter: Exporter) {
 const attackKind = argv.find((a) => a.startsWith("--attack="))?.slice(9);
 if (attackKind !== undefined) {
   await attacker(attackKind, arg("port", 0));
+} else if (arg("honest", 0) !== 0) {
+  await honest(arg("honest", 0));
 } else {
+  const only = argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
+  const want = (name: string) => only === undefined || only.includes(name);
   const rows: Row[] = [];
-  rows.push(await scenario("baseline", () => Promise.resolve(() => Promise.resolve(""))));
+  if (want("baseline")) {
+    rows.push(await scenario("baseline", () => Promise.resolve(() => Promise.resolve(""))));
+  }
   for (const kind of ["window-65536", "64x1024", "stalled-frames"]) {
+    if (!want(kind)) continue;
     rows.push(await scenario(kind, (port, exporter) => silentAttack(kind, port, exporter)));
   }
-  rows.push(
-    await scenario("goaway", async (port) => {
-      const done = spawnAttacker("goaway", port, "done");
-      return async () => {
-        (await done)();
-        return `${GOAWAYS} × ${(GOAWAY_BYTES / 2 ** 20).toFixed(0)} MiB`;
-      };
-    }),
-  );
+  if (want("goaway")) {
+    rows.push(
+      await scenario("goaway", (port) => {
+        const done = spawnSelf([`--attack=goaway`, `--port=${port}`], "done");
+        return Promise.resolve(async () => {
+          (await done).kill();
+          return `${GOAWAYS} × ${(GOAWAY_BYTES / 2 ** 20).toFixed(0)} MiB`;
+        });
+      }),
+    );
+  }
   printTable(rows);
 }
 

@@ -12,6 +12,7 @@ import type { StandardSchemaV1, StandardSchemaV1Result } from "./standard_schema
 import { goawayError, Session } from "./_session.ts";
 import { T_ACK, T_CLOSE, T_CREDIT, T_DATA, T_GOAWAY } from "./_protocol.ts";
 import { channelHooks, NONE, unlink, type Waiter, type WaitQueue } from "./_wait_queue.ts";
+import { turnOver } from "./_turn.ts";
 
 /** The importer asked for the channel; no answer yet. */
 export const OPENING = 0;
@@ -28,8 +29,6 @@ export type LinkState = 0 | 1 | 2 | 3;
 const YIELD_VALUES = 2048;
 /** A pump looks at the clock every this many values. */
 const CLOCK_EVERY = 64;
-/** A pump that has sent values for this long without a pause yields (ms). */
-const YIELD_MS = 8;
 
 /** The sending half of a channel on one connection. */
 export class OutLink {
@@ -117,13 +116,6 @@ export class Pump implements Waiter<unknown> {
   };
   /** Values dispatched since the clock was last read. */
   #count = 0;
-  /** When the current burst of values started. */
-  #burstStart = 0;
-  /** A timer that fires once the event loop turned: the burst is over. */
-  #marker: ReturnType<typeof setTimeout> | undefined;
-  readonly #onMarker = (): void => {
-    this.#marker = undefined;
-  };
   readonly #onFinish: () => void;
 
   /** `onFinish` runs once when the channel is closed and drained. */
@@ -223,19 +215,13 @@ export class Pump implements Waiter<unknown> {
   }
 
   /**
-   * Whether the pump has been sending without a pause for `YIELD_MS`: a
-   * producer that hands over values synchronously (or by microtasks) would
-   * otherwise keep the event loop from serving other connections.
+   * Whether this turn of the event loop has run long enough: a producer that
+   * hands over values synchronously (or by microtasks) would otherwise keep
+   * the event loop from serving other connections.
    */
   #busy(): boolean {
     this.#count = 0;
-    const now = performance.now();
-    if (this.#marker === undefined) {
-      this.#burstStart = now;
-      this.#marker = setTimeout(this.#onMarker, 0);
-      return false;
-    }
-    return now - this.#burstStart >= YIELD_MS;
+    return turnOver();
   }
 
   /** Waiter: the channel closed (and is drained). */
@@ -255,10 +241,6 @@ export class Pump implements Waiter<unknown> {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
-    }
-    if (this.#marker !== undefined) {
-      clearTimeout(this.#marker);
-      this.#marker = undefined;
     }
   }
 

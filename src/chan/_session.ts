@@ -10,6 +10,7 @@
 // Subclasses (the exporter's and the importer's) handle the frames.
 import { type Conn, TimeoutError } from "../runtime/mod.ts";
 import { type Codec, jsonCodec } from "./codec.ts";
+import { nextTurn, sessionEnded, sessionStarted, turnOver } from "./_turn.ts";
 import { ChanProtocolError, type ChanProtocolErrorCode, ChanValueError } from "./errors.ts";
 import {
   GOAWAY_CODES,
@@ -162,6 +163,7 @@ export abstract class Session {
     } else this.#finish(asError(err), true, 0);
   };
   #loopDone = false;
+  #doneResolved = false;
   #resolveDone!: () => void;
 
   constructor(conn: Conn, config: SessionConfig, role: number, peerRole: number) {
@@ -239,6 +241,7 @@ export abstract class Session {
     this.#outView.setUint32(off + 8, this.config.maxFrameSize);
     this.#end = off + PREAMBLE_SIZE;
     this.#flush();
+    sessionStarted();
     this.#readLoop().then(() => {
       this.#loopDone = true;
       this.#maybeDone();
@@ -599,6 +602,10 @@ export abstract class Session {
         }
         parts.push(chunk);
         got += size;
+        if (turnOver()) {
+          await nextTurn();
+          if (this.#ended) return null;
+        }
       }
       const frame = new Uint8Array(need);
       let off = 0;
@@ -614,7 +621,11 @@ export abstract class Session {
   }
 
   #maybeDone(): void {
-    if (this.#loopDone && this.#connClosed) this.#resolveDone();
+    if (this.#loopDone && this.#connClosed && !this.#doneResolved) {
+      this.#doneResolved = true;
+      sessionEnded();
+      this.#resolveDone();
+    }
   }
 
   async #readLoop(): Promise<void> {
@@ -752,6 +763,12 @@ export abstract class Session {
           if (end - start - 4 < len) break;
           this.onFrame(buf[start + 4], start + 5, len - 1);
           start += 4 + len;
+        }
+        // Reads can complete at once, one after the other, for a long time:
+        // let timers and the other connections have their turn.
+        if (turnOver()) {
+          await nextTurn();
+          if (this.#ended) break;
         }
         if (start === end) {
           start = end = 0;

@@ -298,6 +298,12 @@ function asError(err: unknown): Error {
  *   in flight, so a slow importer never makes it buffer without bound.
  * - {@linkcode Exporter.drain} and {@linkcode Exporter.sync} wait for
  *   importers to acknowledge what was sent.
+ * - Memory is bounded for slow and hostile peers: each connection has a
+ *   byte budget (`maxConnectionBytes`: past it, no more values or credits
+ *   for it) and all together another (`maxTotalBytes`: past it, the
+ *   connection holding the most is closed); a frame's buffer grows only as
+ *   its bytes arrive, and `frameTimeout` and `idleTimeout` close
+ *   connections that stall mid-frame or hold no channel.
  * - A peer that breaks the protocol loses its connection, with a
  *   `ChanProtocolError` on {@linkcode Exporter.errors}; nothing a peer
  *   sends can throw out of `serve()` or crash the process.

@@ -243,6 +243,9 @@ export abstract class Session {
     this.#flush();
     sessionStarted();
     this.#readLoop().then(() => {
+      // The read buffer goes with the loop (see #closeConn).
+      this.rbuf = new Uint8Array(0);
+      this.rview = new DataView(this.rbuf.buffer);
       this.#loopDone = true;
       this.#maybeDone();
     });
@@ -553,6 +556,12 @@ export abstract class Session {
   #closeConn(): void {
     if (this.#connClosed) return;
     this.#connClosed = true;
+    // Nothing is written any more: let the write buffer go. (An error's
+    // stack trace can keep this session alive as a receiver, and with it
+    // whatever its fields still hold.)
+    this.#out = new Uint8Array(0);
+    this.#outView = new DataView(this.#out.buffer);
+    this.#pos = this.#end = 0;
     const idle = this.#idle;
     this.#idle = [];
     for (const fn of idle) fn();

@@ -169,7 +169,7 @@ async function scenario(
     const c = (e as { code?: string }).code ?? e.name;
     codes.set(c, (codes.get(c) ?? 0) + 1);
   }
-  if (name !== "goaway" && codes.size > 0) {
+  if (codes.size > 0) {
     note += (note ? "; " : "") + [...codes].map(([c, n]) => `${n} ${c}`).join(", ");
   }
   stop = true;
@@ -248,7 +248,8 @@ async function spawnSelf(
   const self = fileURLToPath(import.meta.url);
   const cmd: string = g.Deno?.execPath() ?? g.process.execPath;
   const base = g.Deno !== undefined ? ["run", "-A", self] : [self];
-  const child = spawn(cmd, [...base, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  // The children get this process's options too (--seconds, --goaways, ...).
+  const child = spawn(cmd, [...base, ...argv, ...args], { stdio: ["ignore", "pipe", "inherit"] });
   const line = await new Promise<string>((resolve, reject) => {
     let out = "";
     child.stdout!.setEncoding("utf8");

@@ -236,6 +236,22 @@ const cases: [string, () => Uint8Array, ChanProtocolErrorCode][] = [
   ],
   ["a CLOSE for an unknown channel", () => wire.concat(hello, wire.close(3)), "unknown-channel"],
   [
+    "an OPEN for channel 0",
+    () => wire.concat(hello, wire.open(0, wire.WIRE_RECV, 1, -1, "out")),
+    "malformed-frame",
+  ],
+  [
+    "DATA beyond the credits granted, before the exporter returned any",
+    () =>
+      wire.concat(
+        hello,
+        wire.open(1, wire.WIRE_SEND, 1, -1, "in"),
+        wire.data(1, wire.json(1)),
+        wire.data(1, wire.json(2)),
+      ),
+    "credit",
+  ],
+  [
     "a frame cut off by EOF",
     () => wire.concat(hello, wire.data(1, wire.json(1)).subarray(0, 6)),
     "truncated",
@@ -289,7 +305,11 @@ test("Exporter.serve() refuses bad requests without closing the connection", asy
       hello,
       wire.open(1, wire.WIRE_RECV, 1, -1, "nope"),
       wire.open(2, wire.WIRE_SEND, 1, -1, "out"),
-      wire.frame(wire.T_OPEN, wire.concat(new Uint8Array(17), new Uint8Array([0xff, 0xfe]))),
+      // id 3 (id 0 is a protocol error: see below), a name that is not UTF-8
+      wire.frame(
+        wire.T_OPEN,
+        wire.concat(new Uint8Array([0, 0, 0, 3]), new Uint8Array(13), new Uint8Array([0xff, 0xfe])),
+      ),
       wire.open(4, 9, 1, -1, "out"),
       wire.open(5, wire.WIRE_RECV, 0, -1, "out"),
       wire.open(6, wire.WIRE_RECV, 1, -2, "out"),

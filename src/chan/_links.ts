@@ -12,6 +12,7 @@ import type { StandardSchemaV1, StandardSchemaV1Result } from "./standard_schema
 import { goawayError, Session } from "./_session.ts";
 import { T_ACK, T_CLOSE, T_CREDIT, T_DATA, T_GOAWAY } from "./_protocol.ts";
 import { channelHooks, NONE, unlink, type Waiter, type WaitQueue } from "./_wait_queue.ts";
+import { turnOver } from "./_turn.ts";
 
 /** The importer asked for the channel; no answer yet. */
 export const OPENING = 0;
@@ -23,6 +24,11 @@ export const CLOSING = 2;
 export const GONE = 3;
 /** A link's protocol state. */
 export type LinkState = 0 | 1 | 2 | 3;
+
+/** A pump sends at most this many values in one call, then yields. */
+const YIELD_VALUES = 2048;
+/** A pump looks at the clock every this many values. */
+const CLOCK_EVERY = 64;
 
 /** The sending half of a channel on one connection. */
 export class OutLink {
@@ -100,8 +106,16 @@ export class Pump implements Waiter<unknown> {
   #credit = 0;
   #rr = 0;
   #stopped = false;
-  /** A value taken that no link could take (only if the credit count were off). */
+  /** A value taken that no link could take (credits off, or its connection blocked). */
   #held: unknown = NONE;
+  /** The continuation after a yield. */
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #resume = (): void => {
+    this.#timer = undefined;
+    this.kick();
+  };
+  /** Values dispatched since the clock was last read. */
+  #count = 0;
   readonly #onFinish: () => void;
 
   /** `onFinish` runs once when the channel is closed and drained. */
@@ -143,22 +157,38 @@ export class Pump implements Waiter<unknown> {
   /** Stops for good without finishing; the values stay in the channel. */
   stop(): void {
     this.#stopped = true;
+    this.#cancelYield();
     unlink(this);
     for (const link of this.links) link.pump = null;
     this.links.length = 0;
     this.#credit = 0;
   }
 
-  /** Sends what the channel holds, as far as credits allow, then waits. */
+  /**
+   * Sends what the channel holds, as far as credits and the connections'
+   * byte budgets allow, then waits. Yields to the event loop after
+   * `YIELD_VALUES` values so that other connections are served meanwhile.
+   */
   kick(): void {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#timer !== undefined) return;
     const ch = this.channel;
-    if (this.#held !== NONE && this.#credit > 0) {
+    if (this.#held !== NONE) {
+      if (this.#next() === -1) {
+        unlink(this);
+        return;
+      }
       const v = this.#held;
       this.#held = NONE;
       this.#dispatch(v);
     }
-    while (this.#credit > 0 && this.#held === NONE) {
+    let budget = YIELD_VALUES;
+    while (this.#held === NONE) {
+      if (this.#next() === -1) break;
+      if (--budget < 0 || (++this.#count >= CLOCK_EVERY && this.#busy())) {
+        unlink(this);
+        this.#timer = setTimeout(this.#resume, 0);
+        return;
+      }
       const v = channelHooks.poll(ch);
       if (v === NONE) {
         if (ch.closed) {
@@ -176,7 +206,22 @@ export class Pump implements Waiter<unknown> {
   /** Waiter: a sender handed over a value. */
   complete(value: unknown): void {
     this.#dispatch(value);
+    if (++this.#count >= CLOCK_EVERY && this.#busy()) {
+      unlink(this);
+      this.#timer = setTimeout(this.#resume, 0);
+      return;
+    }
     this.kick();
+  }
+
+  /**
+   * Whether this turn of the event loop has run long enough: a producer that
+   * hands over values synchronously (or by microtasks) would otherwise keep
+   * the event loop from serving other connections.
+   */
+  #busy(): boolean {
+    this.#count = 0;
+    return turnOver();
   }
 
   /** Waiter: the channel closed (and is drained). */
@@ -187,32 +232,49 @@ export class Pump implements Waiter<unknown> {
   #finish(): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#cancelYield();
     unlink(this);
     this.#onFinish();
   }
 
-  #dispatch(value: unknown): void {
+  #cancelYield(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  /** The index of the next link (round robin) with credit and room; -1 if none. */
+  #next(): number {
+    if (this.#credit <= 0) return -1;
     const links = this.links;
     const n = links.length;
     for (let k = 0; k < n; k++) {
       let i = this.#rr + k;
       if (i >= n) i -= n;
       const link = links[i];
-      if (link.credit > 0) {
-        this.#rr = i + 1 >= n ? 0 : i + 1;
-        if (link.write(value)) {
-          this.#credit--;
-          if (link.remaining === 0) {
-            link.close();
-            link.onCountDone?.();
-          }
-        }
-        return;
-      }
+      if (link.credit > 0 && !link.session.blocked) return i;
     }
-    // No link has credit after all: recount, and keep the value for the next one.
+    return -1;
+  }
+
+  #dispatch(value: unknown): void {
+    const i = this.#next();
+    if (i !== -1) {
+      const link = this.links[i];
+      this.#rr = i + 1 >= this.links.length ? 0 : i + 1;
+      if (link.write(value)) {
+        this.#credit--;
+        if (link.remaining === 0) {
+          link.close();
+          link.onCountDone?.();
+        }
+      }
+      return;
+    }
+    // No link can take it now: recount, and keep the value for the next one.
     this.#credit = 0;
-    for (const link of links) this.#credit += link.credit;
+    for (const link of this.links) this.#credit += link.credit;
     this.#held = value;
     unlink(this);
   }
@@ -269,6 +331,9 @@ export class InLink {
   /** Called once when the local channel was closed by its owner. */
   onChannelClosed: (() => void) | null = null;
   #q: unknown[] = [];
+  /** The payload size of each value in `#q`, counted against the connection's budget. */
+  #sizes: number[] = [];
+  #bytes = 0;
   #qh = 0;
   #checked = false;
   #busy = false;
@@ -312,7 +377,9 @@ export class InLink {
 
   /** A DATA frame's payload; `false` if the peer had no credit for it. */
   data(buf: Uint8Array, off: number, len: number): boolean {
-    if (this.outstanding >= this.window || this.remaining === 0) return false;
+    // Credits count against what the peer was granted: returned ones only
+    // once they are sent.
+    if (this.outstanding + this.pendingCredit >= this.window || this.remaining === 0) return false;
     this.outstanding++;
     if (this.remaining > 0) this.remaining--;
     let value: unknown;
@@ -330,7 +397,7 @@ export class InLink {
       if (this.remaining === 0) this.end(true);
       return true;
     }
-    this.#push(value);
+    this.#push(value, len);
     if (this.remaining === 0) this.end(true);
     return true;
   }
@@ -351,7 +418,10 @@ export class InLink {
     this.#dead = true;
     this.#finished = true;
     this.#q = [];
+    this.#sizes = [];
     this.#qh = 0;
+    if (this.#bytes > 0) this.session.trackReceived(-this.#bytes);
+    this.#bytes = 0;
     unlink(this.#waiter);
   }
 
@@ -378,7 +448,7 @@ export class InLink {
     if (this.state === OPEN) this.session.returnCredit(this, n);
   }
 
-  #push(value: unknown): void {
+  #push(value: unknown, size: number): void {
     if (this.#dead) return;
     if (
       this.#qh === this.#q.length && !this.#busy && this.schema === undefined &&
@@ -391,18 +461,26 @@ export class InLink {
       }
     }
     this.#q.push(value);
+    this.#sizes.push(size);
+    this.#bytes += size;
+    this.session.trackReceived(size);
     this.#process();
   }
 
   #shift(): void {
+    const size = this.#sizes[this.#qh];
+    this.#bytes -= size;
+    this.session.trackReceived(-size);
     this.#q[this.#qh] = undefined;
     this.#qh++;
     this.#checked = false;
     if (this.#qh === this.#q.length) {
       this.#q.length = 0;
+      this.#sizes.length = 0;
       this.#qh = 0;
     } else if (this.#qh >= 1024 && this.#qh * 2 >= this.#q.length) {
       this.#q = this.#q.slice(this.#qh);
+      this.#sizes = this.#sizes.slice(this.#qh);
       this.#qh = 0;
     }
   }
@@ -497,6 +575,13 @@ export class InLink {
 export abstract class ChannelSession extends Session {
   /** The open links by channel id. */
   readonly links: Map<number, OutLink | InLink> = new Map();
+
+  /** The write backlog drained under the budget: the pumps may send again. */
+  protected override onUnblocked(): void {
+    for (const link of this.links.values()) {
+      if (link instanceof OutLink) link.pump?.kick();
+    }
+  }
 
   /** Frames only one role handles (OPEN, OPENED, REFUSE). */
   protected abstract onRoleFrame(type: number, off: number, len: number): void;

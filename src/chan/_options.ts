@@ -69,6 +69,7 @@ export function sessionConfig(options: ConnectionOptions | undefined, action: st
         action,
       ),
       writeTimeout: intOption(o.writeTimeout, 30_000, 0, 2 ** 31 - 1, "writeTimeout", action),
+      maxConnectionBytes: Infinity,
     },
     errorBuffer: intOption(o.errorBuffer, 100, 1, 2 ** 31 - 1, "errorBuffer", action),
   };

@@ -67,6 +67,9 @@ export const GOAWAY_CODES: readonly ChanProtocolErrorCode[] = [
   "truncated",
   "not-reading",
   "goaway",
+  "over-budget",
+  "idle-timeout",
+  "frame-timeout",
 ];
 
 const encoder = new TextEncoder();

@@ -10,6 +10,7 @@
 // Subclasses (the exporter's and the importer's) handle the frames.
 import { type Conn, TimeoutError } from "../runtime/mod.ts";
 import { type Codec, jsonCodec } from "./codec.ts";
+import { nextTurn, sessionEnded, sessionStarted, turnOver } from "./_turn.ts";
 import { ChanProtocolError, type ChanProtocolErrorCode, ChanValueError } from "./errors.ts";
 import {
   GOAWAY_CODES,
@@ -39,6 +40,20 @@ export interface SessionConfig {
   handshakeTimeout: number;
   /** Milliseconds one write may wait for the peer to read; 0: no limit. */
   writeTimeout: number;
+  /**
+   * Bytes one connection may hold (write backlog, received values not yet
+   * delivered) before this side stops sending values and returning credits
+   * on it; `Infinity`: no limit.
+   */
+  maxConnectionBytes: number;
+}
+
+/** The byte total of all an owner's sessions, against a limit. */
+export interface ByteBudget {
+  /** Adds `n` (may be negative) bytes to the total. */
+  add(n: number): void;
+  /** Past the limit: ends the sessions that hold the most until under it. */
+  enforce(): void;
 }
 
 /** Something that returns credits at the next flush. */
@@ -55,6 +70,8 @@ const MIN_OUT_CHUNK = 16 * 1024;
 const MAX_OUT_CHUNK = 1024 * 1024;
 const MIN_READ_BUFFER = 16 * 1024;
 const MAX_READ_GROWTH = 1024 * 1024;
+/** The chunks a frame over MAX_READ_GROWTH is read into. */
+const LARGE_CHUNK = 1024 * 1024;
 /** Reply frames (not data) that may pile up unwritten before the peer counts as not reading. */
 const CONTROL_LIMIT = 1024 * 1024;
 /** How long a session that ends for a protocol error tries to deliver its GOAWAY. */
@@ -78,6 +95,13 @@ export abstract class Session {
   acked = 0;
   /** DATA frames received. */
   received = 0;
+  /**
+   * When the frame being read started (`Date.now()`), 0 if none is
+   * partially read: for a frame body timeout.
+   */
+  frameSince = 0;
+  /** The budget this session's bytes count against, if any. */
+  budget: ByteBudget | null = null;
   /** The read buffer, valid during `onFrame`. */
   protected rbuf: Uint8Array = new Uint8Array(0);
   /** A view of `rbuf`. */
@@ -101,12 +125,24 @@ export abstract class Session {
   #inflight = 0;
   #control = 0;
   #credits: CreditSource[] = [];
+  /** Bytes counted against the budget: #outHeld + #readHeld + #inHeld. */
+  #held = 0;
+  #outHeld = 0;
+  #readHeld = 0;
+  #inHeld = 0;
+  /** Whether the write backlog went over the connection's budget. */
+  #blocked = false;
   #idle: (() => void)[] = [];
   readonly #flushTask = (): void => this.#flush();
   readonly #onWritten = (): void => {
     this.#writing = false;
     this.#inflight = 0;
     this.#flush();
+    this.#trackOut();
+    if (this.#blocked && this.bufferedBytes < this.config.maxConnectionBytes && !this.#ended) {
+      this.#blocked = false;
+      this.onUnblocked();
+    }
   };
   readonly #onWriteError = (err: unknown): void => {
     this.#writing = false;
@@ -127,6 +163,7 @@ export abstract class Session {
     } else this.#finish(asError(err), true, 0);
   };
   #loopDone = false;
+  #doneResolved = false;
   #resolveDone!: () => void;
 
   constructor(conn: Conn, config: SessionConfig, role: number, peerRole: number) {
@@ -149,6 +186,8 @@ export abstract class Session {
   protected abstract onEnd(err: Error | null): void;
   /** Reports an error on the owner's `errors`. */
   abstract report(err: Error): void;
+  /** The write backlog went back under the connection's budget. */
+  protected onUnblocked(): void {}
 
   /** Whether the session has ended. */
   get ended(): boolean {
@@ -158,6 +197,32 @@ export abstract class Session {
   /** Bytes written to the session and not yet taken by the runtime. */
   get bufferedBytes(): number {
     return this.#end - this.#pos + this.#inflight;
+  }
+
+  /** Bytes this session holds: write backlog, read buffer, values not yet delivered. */
+  get heldBytes(): number {
+    return this.#outHeld + this.#readHeld + this.#inHeld;
+  }
+
+  /**
+   * Whether the write backlog is at or over the connection's budget: no
+   * more values should be written until it drains (`onUnblocked`).
+   */
+  get blocked(): boolean {
+    if (this.bufferedBytes >= this.config.maxConnectionBytes) this.#blocked = true;
+    return this.#blocked;
+  }
+
+  /**
+   * Counts `n` (may be negative) bytes of received values waiting for their
+   * local channel; past the connection's budget, credits are held back.
+   */
+  trackReceived(n: number): void {
+    const max = this.config.maxConnectionBytes;
+    const was = this.#inHeld >= max;
+    this.#inHeld += n;
+    this.#track(n);
+    if (was && this.#inHeld < max) this.#schedule();
   }
 
   /** Sends the preamble and starts reading. */
@@ -176,7 +241,11 @@ export abstract class Session {
     this.#outView.setUint32(off + 8, this.config.maxFrameSize);
     this.#end = off + PREAMBLE_SIZE;
     this.#flush();
+    sessionStarted();
     this.#readLoop().then(() => {
+      // The read buffer goes with the loop (see #closeConn).
+      this.rbuf = new Uint8Array(0);
+      this.rview = new DataView(this.rbuf.buffer);
       this.#loopDone = true;
       this.#maybeDone();
     });
@@ -196,6 +265,19 @@ export abstract class Session {
     const err = new ChanProtocolError(`Cannot ${this.action}: ${detail}`, { code });
     this.#appendGoaway(code, detail);
     this.#finish(err, true, GOAWAY_FLUSH_MS);
+  }
+
+  /**
+   * Ends the session for a limit the peer ran into (a timeout, the byte
+   * budget): reports it and tells the peer, unless its reads have stalled.
+   */
+  drop(code: ChanProtocolErrorCode, detail: string): void {
+    if (this.#ended) return;
+    if (!this.#writing) {
+      this.violation(code, detail);
+      return;
+    }
+    this.#finish(new ChanProtocolError(`Cannot ${this.action}: ${detail}`, { code }), true, 0);
   }
 
   // --- writing frames ------------------------------------------------------
@@ -343,8 +425,10 @@ export abstract class Session {
   /** Makes room for `n` more bytes at `#end`; returns `#end`. */
   #reserve(n: number): number {
     if (this.#end + n <= this.#out.byteLength) return this.#end;
+    // Grow geometrically: a backlog that keeps growing (the peer reads
+    // slowly) is copied O(1) times per byte, not once per frame.
     const unflushed = this.#end - this.#pos;
-    const size = Math.max(this.#chunk, unflushed + n);
+    const size = Math.max(this.#chunk, unflushed + n > this.#chunk ? 2 * (unflushed + n) : 0);
     if (this.#out.byteLength > 0) this.#chunk = Math.min(this.#chunk * 2, MAX_OUT_CHUNK);
     const next = new Uint8Array(size);
     if (unflushed > 0) next.set(this.#out.subarray(this.#pos, this.#end));
@@ -358,6 +442,7 @@ export abstract class Session {
   #commit(end: number, control: boolean): void {
     if (control) this.#control += end - this.#end;
     this.#end = end;
+    this.#trackOut();
     if (this.#control > CONTROL_LIMIT && !this.#ended) {
       this.#finish(
         new ChanProtocolError(
@@ -372,6 +457,25 @@ export abstract class Session {
     this.#schedule();
   }
 
+  #track(n: number): void {
+    if (this.#ended) return;
+    this.#held += n;
+    this.budget?.add(n);
+  }
+
+  #trackOut(): void {
+    const b = this.bufferedBytes;
+    if (b !== this.#outHeld) {
+      this.#track(b - this.#outHeld);
+      this.#outHeld = b;
+    }
+  }
+
+  #trackRead(size: number): void {
+    this.#track(size - this.#readHeld);
+    this.#readHeld = size;
+  }
+
   #schedule(): void {
     if (this.#scheduled || this.#writing) return;
     this.#scheduled = true;
@@ -383,7 +487,8 @@ export abstract class Session {
     if (this.#writing || this.#connClosed) return;
     if (!this.#ended) {
       const credits = this.#credits;
-      if (credits.length > 0) {
+      // Past the connection's budget, credits wait: the peer sends no more.
+      if (credits.length > 0 && this.#inHeld < this.config.maxConnectionBytes) {
         this.#credits = [];
         for (const c of credits) {
           const n = c.pendingCredit;
@@ -402,6 +507,7 @@ export abstract class Session {
         this.#outView.setFloat64(off, this.received);
         this.#end = off + 8;
       }
+      this.#trackOut();
     }
     if (this.#end === this.#pos) {
       const idle = this.#idle;
@@ -426,6 +532,10 @@ export abstract class Session {
     if (this.#ended) return;
     this.#ended = true;
     this.#credits = [];
+    this.budget?.add(-this.#held);
+    this.budget = null;
+    this.#held = 0;
+    this.frameSince = 0;
     if (err !== null && report) this.report(err);
     try {
       this.onEnd(err);
@@ -446,6 +556,12 @@ export abstract class Session {
   #closeConn(): void {
     if (this.#connClosed) return;
     this.#connClosed = true;
+    // Nothing is written any more: let the write buffer go. (An error's
+    // stack trace can keep this session alive as a receiver, and with it
+    // whatever its fields still hold.)
+    this.#out = new Uint8Array(0);
+    this.#outView = new DataView(this.#out.buffer);
+    this.#pos = this.#end = 0;
     const idle = this.#idle;
     this.#idle = [];
     for (const fn of idle) fn();
@@ -457,8 +573,68 @@ export abstract class Session {
     this.#maybeDone();
   }
 
+  /**
+   * Reads the rest of a frame of `need` bytes (length included) whose first
+   * bytes are `first`, into chunks counted against the budget as they are
+   * allocated; returns the whole frame, or `null` if the session ended.
+   */
+  async #readLarge(first: Uint8Array, need: number): Promise<Uint8Array<ArrayBuffer> | null> {
+    const parts: Uint8Array[] = [first.slice()];
+    let got = first.byteLength;
+    let held = 0;
+    try {
+      while (got < need) {
+        // Chunks grow with what arrived: 64 KiB, then doubling the total.
+        const size = Math.min(need - got, LARGE_CHUNK, Math.max(4 * MIN_READ_BUFFER, got));
+        this.#readHeld += size;
+        held += size;
+        this.#track(size);
+        this.budget?.enforce();
+        if (this.#ended) return null;
+        const chunk = new Uint8Array(size);
+        let filled = 0;
+        while (filled < size) {
+          const n = await this.conn.read(filled === 0 ? chunk : chunk.subarray(filled));
+          if (this.#ended) return null;
+          if (n === null) {
+            this.#finish(
+              new ChanProtocolError(
+                `Cannot ${this.action}: the connection closed in the middle of a frame`,
+                { code: "truncated" },
+              ),
+              true,
+              0,
+            );
+            return null;
+          }
+          filled += n;
+        }
+        parts.push(chunk);
+        got += size;
+        if (turnOver()) {
+          await nextTurn();
+          if (this.#ended) return null;
+        }
+      }
+      const frame = new Uint8Array(need);
+      let off = 0;
+      for (const p of parts) {
+        frame.set(p, off);
+        off += p.byteLength;
+      }
+      return frame;
+    } finally {
+      this.#readHeld -= held;
+      this.#track(-held);
+    }
+  }
+
   #maybeDone(): void {
-    if (this.#loopDone && this.#connClosed) this.#resolveDone();
+    if (this.#loopDone && this.#connClosed && !this.#doneResolved) {
+      this.#doneResolved = true;
+      sessionEnded();
+      this.#resolveDone();
+    }
   }
 
   async #readLoop(): Promise<void> {
@@ -469,6 +645,7 @@ export abstract class Session {
     let view = new DataView(buf.buffer);
     let start = 0;
     let end = 0;
+    this.#trackRead(buf.byteLength);
     try {
       if (hsTimeout > 0) conn.setReadDeadline(Date.now() + hsTimeout);
       while (!this.#ended) {
@@ -476,21 +653,46 @@ export abstract class Session {
         let need = 4;
         if (!this.handshook) need = PREAMBLE_SIZE;
         else if (end - start >= 4) need = 4 + view.getUint32(start);
-        if (buf.byteLength - start < need || (start > 0 && buf.byteLength - end < 1024)) {
-          if (buf.byteLength >= need) {
-            buf.copyWithin(0, start, end);
-          } else {
-            const size = Math.max(need, Math.min(buf.byteLength * 2, maxFrame + 4));
-            const next = new Uint8Array(size);
-            next.set(buf.subarray(start, end));
-            buf = next;
-            view = new DataView(buf.buffer);
-          }
-          end -= start;
+        let free = -1;
+        let n: number | null;
+        if (need > MAX_READ_GROWTH && buf.byteLength - start < need) {
+          // A large frame: its bytes are kept in chunks as they arrive and
+          // put together once complete. A length alone allocates nothing
+          // (§9), and a peer that stalls mid-frame holds only what it sent.
+          const frame = await this.#readLarge(buf.subarray(start, end), need);
+          if (frame === null) break;
+          buf = frame;
+          view = new DataView(buf.buffer);
+          this.#trackRead(need);
           start = 0;
+          end = 0;
+          n = need;
+        } else {
+          // Room for the next read: at least `want` bytes after `end`; the
+          // buffer grows towards the frame's size as its bytes arrive.
+          const have = end - start;
+          const want = Math.min(need - have, 1024);
+          if (buf.byteLength - end < want) {
+            if (buf.byteLength - have >= want) {
+              buf.copyWithin(0, start, end);
+            } else {
+              const size = Math.min(need, Math.max(buf.byteLength * 2, MIN_READ_BUFFER));
+              // Counted before it is allocated: past the budget, the session
+              // holding the most (maybe this one) ends first.
+              this.#trackRead(size);
+              this.budget?.enforce();
+              if (this.#ended) break;
+              const next = new Uint8Array(size);
+              next.set(buf.subarray(start, end));
+              buf = next;
+              view = new DataView(buf.buffer);
+            }
+            end = have;
+            start = 0;
+          }
+          free = buf.byteLength - end;
+          n = await conn.read(end === 0 ? buf : buf.subarray(end));
         }
-        const free = buf.byteLength - end;
-        const n = await conn.read(end === 0 ? buf : buf.subarray(end));
         if (this.#ended) break;
         if (n === null) {
           if (!this.handshook) {
@@ -553,6 +755,7 @@ export abstract class Session {
         }
         this.rbuf = buf;
         this.rview = view;
+        const frameStart = start;
         while (end - start >= 4 && !this.#ended) {
           const len = view.getUint32(start);
           if (len === 0) {
@@ -570,7 +773,27 @@ export abstract class Session {
           this.onFrame(buf[start + 4], start + 5, len - 1);
           start += 4 + len;
         }
-        if (start === end) start = end = 0;
+        // Reads can complete at once, one after the other, for a long time:
+        // let timers and the other connections have their turn.
+        if (turnOver()) {
+          await nextTurn();
+          if (this.#ended) break;
+        }
+        if (start === end) {
+          start = end = 0;
+          this.frameSince = 0;
+          if (buf.byteLength > MAX_READ_GROWTH) {
+            // A large frame is done: give its buffer back.
+            buf = new Uint8Array(MAX_READ_GROWTH);
+            view = new DataView(buf.buffer);
+            this.rbuf = buf;
+            this.rview = view;
+            this.#trackRead(buf.byteLength);
+          }
+        } else if (this.frameSince === 0 || start > frameStart) {
+          // A frame is partly read: since now, or since the last one ended.
+          this.frameSince = Date.now();
+        }
         // A read that filled all the room asks for a bigger buffer next time.
         if (n === free && buf.byteLength < MAX_READ_GROWTH && buf.byteLength < maxFrame + 4) {
           const next = new Uint8Array(Math.min(buf.byteLength * 2, MAX_READ_GROWTH));
@@ -579,6 +802,7 @@ export abstract class Session {
           start = 0;
           buf = next;
           view = new DataView(buf.buffer);
+          this.#trackRead(buf.byteLength);
         }
       }
     } catch (err) {
@@ -606,7 +830,8 @@ export function goawayError(
   len: number,
 ): ChanProtocolError {
   const code = GOAWAY_CODES[buf[off] - 1] ?? "goaway";
-  const msg = looseUtf8(buf.subarray(off + 1, off + len));
+  // Cut at the protocol's limit: a peer's oversized message is not kept.
+  const msg = looseUtf8(buf.subarray(off + 1, off + Math.min(len, 1 + MAX_MESSAGE_BYTES)));
   return new ChanProtocolError(
     `Cannot ${action}: the peer closed the connection (${code}): ${msg}`,
     {

@@ -59,6 +59,12 @@ export class ChannelClosedError extends Error {
  *   the write timeout, or replies piled up unread).
  * - `"goaway"`: the peer closed the connection because it found this side
  *   at fault; the message carries its reason.
+ * - `"over-budget"`: the connection held the most bytes when the exporter
+ *   went over its `maxTotalBytes`.
+ * - `"idle-timeout"`: the connection had no channel open for the exporter's
+ *   `idleTimeout`.
+ * - `"frame-timeout"`: a frame's body did not arrive within the exporter's
+ *   `frameTimeout`.
  */
 export type ChanProtocolErrorCode =
   | "bad-handshake"
@@ -74,7 +80,10 @@ export type ChanProtocolErrorCode =
   | "ack"
   | "truncated"
   | "not-reading"
-  | "goaway";
+  | "goaway"
+  | "over-budget"
+  | "idle-timeout"
+  | "frame-timeout";
 
 /**
  * A peer broke the networked channel protocol, or stopped taking part in it

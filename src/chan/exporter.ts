@@ -60,6 +60,39 @@ export interface ExporterOptions extends ConnectionOptions {
    * @default {1024}
    */
   maxChannels?: number;
+  /**
+   * Bytes one connection may hold before the exporter stops serving it
+   * values (its write backlog: the peer reads slowly or not at all) or
+   * stops returning it credits (values it sent that wait for a full
+   * channel). One value may go over it. The connection is not closed for
+   * it: it waits, or runs into `writeTimeout`.
+   *
+   * @default {8388608}
+   */
+  maxConnectionBytes?: number;
+  /**
+   * Bytes all connections together may hold: write backlogs, read buffers
+   * (a frame being read) and received values not yet delivered. Past it,
+   * the connection holding the most is closed (`"over-budget"`).
+   *
+   * @default {268435456}
+   */
+  maxTotalBytes?: number;
+  /**
+   * Milliseconds a connection may stay with no channel open after its
+   * handshake before it is closed (`"idle-timeout"`); `0` for no limit.
+   *
+   * @default {120000}
+   */
+  idleTimeout?: number;
+  /**
+   * Milliseconds a frame's body may take to arrive once it started (or
+   * since the previous frame ended, if several come in one read) before the
+   * connection is closed (`"frame-timeout"`); `0` for no limit.
+   *
+   * @default {30000}
+   */
+  frameTimeout?: number;
 }
 
 /** A snapshot of an {@linkcode Exporter}'s counters. */
@@ -70,6 +103,11 @@ export interface ExporterStats {
   channels: number;
   /** Bytes written to connections and not yet taken by the runtime. */
   bufferedBytes: number;
+  /**
+   * Bytes the connections hold, counted against `maxTotalBytes`: write
+   * backlogs, read buffers and received values not yet delivered.
+   */
+  heldBytes: number;
   /** Values sent to importers, ever. */
   sent: number;
   /** Values sent and acknowledged by importers, ever. */
@@ -107,6 +145,8 @@ interface Host {
 
 /** The exporter's side of one importer connection. */
 class ExporterSession extends ChannelSession {
+  /** Since when no channel is open (`Date.now()`), 0 if some is: for the idle timeout. */
+  idleSince = 0;
   readonly #host: Host;
   readonly #peer: string;
 
@@ -153,6 +193,10 @@ class ExporterSession extends ChannelSession {
     }
     const v = this.rview;
     const id = v.getUint32(off);
+    if (id === 0) {
+      this.violation("malformed-frame", "OPEN for channel 0, which is not a channel id");
+      return;
+    }
     if (this.links.has(id)) {
       this.violation("duplicate-channel", `OPEN for channel ${id}, which is open`);
       return;
@@ -254,6 +298,12 @@ function asError(err: unknown): Error {
  *   in flight, so a slow importer never makes it buffer without bound.
  * - {@linkcode Exporter.drain} and {@linkcode Exporter.sync} wait for
  *   importers to acknowledge what was sent.
+ * - Memory is bounded for slow and hostile peers: each connection has a
+ *   byte budget (`maxConnectionBytes`: past it, no more values or credits
+ *   for it) and all together another (`maxTotalBytes`: past it, the
+ *   connection holding the most is closed); a frame's buffer grows only as
+ *   its bytes arrive, and `frameTimeout` and `idleTimeout` close
+ *   connections that stall mid-frame or hold no channel.
  * - A peer that breaks the protocol loses its connection, with a
  *   `ChanProtocolError` on {@linkcode Exporter.errors}; nothing a peer
  *   sends can throw out of `serve()` or crash the process.
@@ -286,6 +336,23 @@ export class Exporter implements AsyncDisposable {
   readonly #host: Host;
   #closed = false;
   #closing: Promise<void> | undefined;
+  readonly #maxTotal: number;
+  readonly #idleTimeout: number;
+  readonly #frameTimeout: number;
+  /** The bytes all sessions hold (see `maxTotalBytes`). */
+  #held = 0;
+  #enforcing = false;
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+  readonly #budget = {
+    add: (n: number): void => {
+      this.#held += n;
+      if (n > 0 && this.#held > this.#maxTotal && !this.#enforcing) {
+        this.#enforcing = true;
+        queueMicrotask(() => this.#enforce());
+      }
+    },
+    enforce: (): void => this.#enforce(),
+  };
   #sent = 0;
   #acked = 0;
   #received = 0;
@@ -307,6 +374,39 @@ export class Exporter implements AsyncDisposable {
    */
   constructor(options?: ExporterOptions) {
     const { config, errorBuffer } = sessionConfig(options, "create exporter");
+    const action = "create exporter";
+    config.maxConnectionBytes = intOption(
+      options?.maxConnectionBytes,
+      8 * 1024 * 1024,
+      1024,
+      Number.MAX_SAFE_INTEGER,
+      "maxConnectionBytes",
+      action,
+    );
+    this.#maxTotal = intOption(
+      options?.maxTotalBytes,
+      256 * 1024 * 1024,
+      1024,
+      Number.MAX_SAFE_INTEGER,
+      "maxTotalBytes",
+      action,
+    );
+    this.#idleTimeout = intOption(
+      options?.idleTimeout,
+      120_000,
+      0,
+      2 ** 31 - 1,
+      "idleTimeout",
+      action,
+    );
+    this.#frameTimeout = intOption(
+      options?.frameTimeout,
+      30_000,
+      0,
+      2 ** 31 - 1,
+      "frameTimeout",
+      action,
+    );
     this.#config = config;
     this.#errors = new ErrorQueue(errorBuffer);
     const maxWindow = intOption(
@@ -335,6 +435,7 @@ export class Exporter implements AsyncDisposable {
       },
       ended: (session) => {
         this.#sessions.delete(session);
+        if (this.#sessions.size === 0) this.#stopSweeper();
         this.#sent += session.sent;
         this.#acked += session.acked;
         this.#received += session.received;
@@ -402,7 +503,15 @@ export class Exporter implements AsyncDisposable {
       acked += s.acked;
       received += s.received;
     }
-    return { connections: this.#sessions.size, channels, bufferedBytes, sent, acked, received };
+    return {
+      connections: this.#sessions.size,
+      channels,
+      bufferedBytes,
+      heldBytes: this.#held,
+      sent,
+      acked,
+      received,
+    };
   }
 
   /**
@@ -618,7 +727,9 @@ export class Exporter implements AsyncDisposable {
       return Promise.resolve();
     }
     const session = new ExporterSession(conn, this.#config, this.#host);
+    session.budget = this.#budget;
     this.#sessions.add(session);
+    this.#startSweeper();
     session.start();
     return session.done;
   }
@@ -766,6 +877,57 @@ export class Exporter implements AsyncDisposable {
     return this.close();
   }
 
+  /** Past `maxTotalBytes`: closes the connections that hold the most until under it. */
+  #enforce(): void {
+    this.#enforcing = false;
+    if (this.#held <= this.#maxTotal) return;
+    while (this.#held > this.#maxTotal) {
+      let worst: ExporterSession | undefined;
+      for (const s of this.#sessions) {
+        if (!s.ended && (worst === undefined || s.heldBytes > worst.heldBytes)) worst = s;
+      }
+      if (worst === undefined) return;
+      worst.drop(
+        "over-budget",
+        `the connection holds ${worst.heldBytes} bytes, the most when all held ${this.#held}, over the exporter's maxTotalBytes of ${this.#maxTotal}`,
+      );
+    }
+  }
+
+  /** Checks the idle and frame timeouts, while there are connections. */
+  #startSweeper(): void {
+    if (this.#sweeper !== undefined) return;
+    const idle = this.#idleTimeout;
+    const frame = this.#frameTimeout;
+    if (idle === 0 && frame === 0) return;
+    const every = Math.max(
+      5,
+      Math.min(1000, Math.floor(Math.min(idle || frame, frame || idle) / 4)),
+    );
+    this.#sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const s of [...this.#sessions]) {
+        if (s.ended) continue;
+        if (frame > 0 && s.frameSince > 0 && now - s.frameSince >= frame) {
+          s.drop("frame-timeout", `a frame's body took longer than ${frame} ms`);
+        } else if (idle > 0 && s.handshook) {
+          if (s.links.size > 0) s.idleSince = 0;
+          else if (s.idleSince === 0) s.idleSince = now;
+          else if (now - s.idleSince >= idle) {
+            s.drop("idle-timeout", `no channel was open for ${idle} ms`);
+          }
+        }
+      }
+    }, every);
+  }
+
+  #stopSweeper(): void {
+    if (this.#sweeper !== undefined) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+    }
+  }
+
   async #close(): Promise<void> {
     this.#closed = true;
     this.#abort.abort(new ClosedError("Cannot accept: the exporter is closed"));
@@ -778,6 +940,7 @@ export class Exporter implements AsyncDisposable {
     await Promise.all([...this.#ownListeners].map((l) => l.close().catch(() => {})));
     this.#waits.failAll(new ClosedError("Cannot wait: the exporter is closed"));
     await Promise.all([...this.#serving, ...sessions.map((s) => s.done)]);
+    this.#stopSweeper();
     this.#errors.close();
   }
 

@@ -60,6 +60,12 @@ export interface ImporterStats {
   acked: number;
   /** Values received from the exporter. */
   received: number;
+  /**
+   * Values sent to the exporter that came back into their `Dir.Send`
+   * channel, because the exporter did not take them before the link ended
+   * (it hung up, or the connection ended).
+   */
+  requeued: number;
 }
 
 /** One imported name. */
@@ -368,6 +374,7 @@ export class Importer implements AsyncDisposable {
       sent: s.sent,
       acked: s.acked,
       received: s.received,
+      requeued: s.requeued,
     };
   }
 
@@ -478,16 +485,13 @@ export class Importer implements AsyncDisposable {
     }
     this.#forget(entry);
     const link = entry.link;
-    if (link instanceof InLink) link.abandon();
-    else entry.pump?.stop();
+    if (link instanceof InLink) link.hangUp();
+    else {
+      entry.pump?.stop();
+      if (link.state === OPEN) link.close();
+    }
     entry.channel.close();
-    if (link.state === OPEN) {
-      if (link instanceof OutLink) link.close();
-      else {
-        link.state = CLOSING;
-        this.#session.writeClose(link.id);
-      }
-    } else if (link.state === OPENING) {
+    if (link.state === OPENING) {
       entry.hungUp = true;
       this.#byLink.set(link, entry); // answer the exporter's reply
     }
@@ -548,6 +552,13 @@ export class Importer implements AsyncDisposable {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      // Hang up every link first, so that the exporter takes back the values
+      // in flight and not delivered here, and wait (a while) for its answers.
+      for (const entry of [...this.#imports.values()]) {
+        const state = entry.link.state;
+        if (state === OPEN || state === OPENING) this.hangup(entry.name);
+      }
+      await this.#session.settled(2000);
       this.#session.close(null, 2000);
       await this.#session.done;
     })();
@@ -598,6 +609,7 @@ export class Importer implements AsyncDisposable {
       link = new InLink(session, id, name, channel, codec, schema, size, OPENING, n);
     } else {
       link = new OutLink(session, id, name, codec, OPENING, 0, n);
+      link.home = channel;
       pump = new Pump(channel, () => {
         (link as OutLink).close();
         this.#forget(entry);

@@ -445,3 +445,31 @@ test("Importer answers an exporter's CLOSE by crediting everything it received",
     await imp.close();
   }
 });
+
+test("Exporter keeps a closed Send channel's importers open until their values in flight are taken, so one that hangs up loses none", async () => {
+  await using ex = await exporterOnPort();
+  const a = await Importer.connect({ hostname: HOST, port: ex.port });
+  const b = await Importer.connect({ hostname: HOST, port: ex.port });
+  try {
+    const source = new Channel<number>(10);
+    for (let i = 0; i < 10; i++) await source.send(i);
+    source.close();
+    ex.exporter.export("work", source, Dir.Send);
+    const sinkA = new Channel<number>();
+    const sinkB = new Channel<number>();
+    await a.import("work", sinkA, Dir.Recv, 4);
+    await b.import("work", sinkB, Dir.Recv, 4);
+    const gotA = [await sinkA.receive(), await sinkA.receive()];
+    // The source is closed and drained: A has 4 in flight, B 4.
+    await until(() => a.stats.received === 6 && b.stats.received === 4, "the windows to fill");
+    assert.equal(source.size, 0);
+    a.hangup("work");
+    const gotB = await collect(sinkB); // B's 4, then A's 4: then the channels close
+    exactlyOnce([...gotA, ...gotB], 10);
+    assert.equal(ex.exporter.stats.requeued, 4);
+    assert.equal(gotB.length, 8);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});

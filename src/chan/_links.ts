@@ -133,6 +133,9 @@ export class OutLink {
  * Takes values from a local channel and hands each to one of its links that
  * has credit (round robin), only while some link has credit: otherwise the
  * values stay in the channel, whose buffer then fills and blocks senders.
+ * It finishes (and its owner closes the links) once the channel is closed
+ * and drained and no link has values in flight: until then, values that a
+ * link gives back can still go to another.
  */
 export class Pump implements Waiter<unknown> {
   prev: Waiter<unknown> | null = null;
@@ -206,7 +209,7 @@ export class Pump implements Waiter<unknown> {
       const v = channelHooks.poll(ch);
       if (v === NONE) {
         if (ch.closed) {
-          this.#finish();
+          this.#closedAndDrained();
           return;
         }
         if (this.queue === null) channelHooks.waitReceive(ch, this);
@@ -225,6 +228,16 @@ export class Pump implements Waiter<unknown> {
 
   /** Waiter: the channel closed (and is drained). */
   fail(): void {
+    this.#closedAndDrained();
+  }
+
+  #closedAndDrained(): void {
+    for (const link of this.links) {
+      if (link.inflight > 0) {
+        unlink(this); // a credit or a value given back kicks it again
+        return;
+      }
+    }
     this.#finish();
   }
 
@@ -664,17 +677,27 @@ export abstract class ChannelSession extends Session {
   protected onEnd(err: Error | null): void {
     const links = [...this.links.values()];
     this.links.clear();
+    // Off the pumps first, so that values given back go to other connections.
+    const pumps = new Set<Pump>();
+    const states: LinkState[] = [];
     for (const link of links) {
-      const was = link.state;
+      states.push(link.state);
       link.state = GONE;
+      if (link instanceof OutLink && link.pump !== null) {
+        pumps.add(link.pump);
+        link.pump.remove(link);
+      }
+    }
+    for (let i = 0; i < links.length; i++) {
+      const link = links[i];
       if (link instanceof InLink) link.end(false);
       else {
         // Whether the peer took these is unknown: at least once.
-        link.pump?.remove(link);
         this.#giveBack(link);
-        if (was !== CLOSING) link.onGone?.();
+        if (states[i] !== CLOSING) link.onGone?.();
       }
     }
+    for (const pump of pumps) pump.kick();
     this.onSessionEnd(err);
     this.#checkSettled();
   }
@@ -766,12 +789,14 @@ export abstract class ChannelSession extends Session {
       return;
     }
     link.state = GONE;
-    link.pump?.remove(link);
+    const pump = link.pump;
+    pump?.remove(link);
     // The peer credited what it took before its CLOSE and dropped the rest
     // (version 2). A version 1 peer may have taken some without crediting
     // them: give back (at least once) only when it hung up, not when it
     // answered this side's CLOSE having delivered everything.
     if (this.version >= 2 || was === OPEN) this.#giveBack(link);
+    pump?.kick();
     if (was === CLOSING) return; // the peer's answer to this side's CLOSE
     this.writeClose(id);
     link.onGone?.();

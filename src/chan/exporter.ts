@@ -743,9 +743,11 @@ export class Exporter implements AsyncDisposable {
 
   /**
    * Stops serving: stops accepting, closes the listeners it opened (not
-   * those given to {@linkcode Exporter.serve}), and closes every connection
-   * after writing what is queued for it (importers' imported channels then
-   * close). Exported channels are left open; values already received are
+   * those given to {@linkcode Exporter.serve}), closes every channel of
+   * every connection and waits up to 1 s for the importers to answer (they
+   * credit all they received, so nothing is given back twice), then closes
+   * every connection after writing what is queued for it (importers'
+   * imported channels then close). Exported channels are left open; values already received are
    * still delivered into them. Pending drains and syncs reject, and the
    * {@linkcode Exporter.errors} iteration ends. Idempotent.
    *

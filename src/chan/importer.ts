@@ -196,6 +196,13 @@ class ImporterSession extends ChannelSession {
  *   channel closes once the values that arrived are delivered, and every
  *   `Dir.Send` channel closes (waiting sends reject with
  *   `ChannelClosedError`).
+ * - No value is lost when an import ends: what the exporter sent and this
+ *   importer did not take into its channel goes back to the front of the
+ *   exported channel (for another importer) when it hangs up or closes,
+ *   exactly once; when the connection breaks, at least once (a value may
+ *   then reach two importers). The same holds the other way for `Dir.Send`
+ *   values the exporter did not take: they come back to the front of the
+ *   local channel. See `docs/protocol.md`, section 7.1.
  * - {@linkcode Importer.errors} reports what went wrong; it is never a
  *   reason to shut down, read or not.
  *
@@ -464,11 +471,18 @@ export class Importer implements AsyncDisposable {
   }
 
   /**
-   * Ends the import of `name`: closes the local channel (values still in it
-   * are not sent; values in flight to it are dropped) and tells the
+   * Ends the import of `name`: closes the local channel and tells the
    * exporter, whose side closes too: its `Dir.Recv` channel closes once no
    * other importer sends into it, and a `Dir.Send` export stops sending to
    * this importer.
+   *
+   * - `Dir.Recv`: values already in the local channel stay there (a
+   *   `for await` still gets them); values sent by the exporter and not yet
+   *   in it are not delivered: the exporter puts them back at the front of
+   *   its channel, in order, for other importers. None is lost or
+   *   duplicated.
+   * - `Dir.Send`: values still in the local channel are not sent; values
+   *   the exporter had not taken yet come back to the front of it.
    *
    * @param name An imported name.
    * @throws {RangeError} If `name` is not imported.
@@ -538,10 +552,13 @@ export class Importer implements AsyncDisposable {
   }
 
   /**
-   * Closes the connection after writing what is queued (use
+   * Hangs up every import (see {@linkcode Importer.hangup}: values sent to
+   * this importer and not yet in its channels go back to the exporter's
+   * channel, exactly once), waits up to 2 s for the exporter to answer,
+   * then closes the connection after writing what is queued (use
    * {@linkcode Importer.drain} first to wait for the values still in the
-   * `Dir.Send` channels). Imported `Dir.Recv` channels close once what
-   * arrived is delivered; `Dir.Send` channels close at once. Idempotent.
+   * `Dir.Send` channels). Imported channels close at once; values already
+   * in them can still be received. Idempotent.
    *
    * @returns A promise that resolves once the connection is closed.
    *

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { Channel, Dir, Exporter, Importer } from "../src/chan/mod.ts";
 import { type Conn, connect, listen, type Listener } from "../src/runtime/mod.ts";
+import { channelHooks } from "../src/chan/_wait_queue.ts";
 import { portOf, test } from "./_harness.ts";
 import * as wire from "./fixtures/chan_wire.ts";
 
@@ -472,4 +473,27 @@ test("Exporter keeps a closed Send channel's importers open until their values i
     await a.close();
     await b.close();
   }
+});
+
+test("channelHooks.requeue() puts values back at the front, in order, past the capacity", async () => {
+  const ch = new Channel<number>(2);
+  await ch.send(10);
+  await ch.send(11);
+  const waiting = ch.send(12); // the buffer is full
+  channelHooks.requeue(ch, [1, 2, 3]);
+  assert.equal(ch.size, 5);
+  assert.equal(ch.trySend(13), false); // over capacity: sends wait
+  const got: number[] = [];
+  for (let i = 0; i < 6; i++) got.push(await ch.receive());
+  await waiting;
+  assert.deepEqual(got, [1, 2, 3, 10, 11, 12]);
+  // Waiting receivers get requeued values first, in order.
+  const r1 = ch.receive();
+  const r2 = ch.receive();
+  channelHooks.requeue(ch, [4, 5, 6]);
+  assert.deepEqual([await r1, await r2, ch.size], [4, 5, 1]);
+  // A closed channel still gives them out.
+  ch.close();
+  channelHooks.requeue(ch, [7]);
+  assert.deepEqual(await collect(ch), [7, 6]);
 });

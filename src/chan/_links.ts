@@ -30,7 +30,11 @@ const YIELD_VALUES = 2048;
 /** A pump looks at the clock every this many values. */
 const CLOCK_EVERY = 64;
 
-/** The sending half of a channel on one connection. */
+/**
+ * The sending half of a channel on one connection. It keeps the values in
+ * flight (sent, not credited back) until the peer credits them, so that it
+ * can give them back to its channel when the link ends without them.
+ */
 export class OutLink {
   readonly id: number;
   readonly session: ChannelSession;
@@ -49,6 +53,11 @@ export class OutLink {
   onGone: (() => void) | null = null;
   /** Called once the link has sent its count of values (and closed). */
   onCountDone: (() => void) | null = null;
+  /** The channel that values not delivered go back to. */
+  home: Channel<unknown> | null = null;
+  /** The values in flight, oldest first, from `#sh`. */
+  #sentQ: unknown[] = [];
+  #sh = 0;
 
   constructor(
     session: ChannelSession,
@@ -77,8 +86,43 @@ export class OutLink {
     }
     this.credit--;
     this.inflight++;
+    this.#sentQ.push(value);
     if (this.remaining > 0) this.remaining--;
     return true;
+  }
+
+  /** The peer credited back its `n` oldest values in flight. */
+  credited(n: number): void {
+    this.inflight -= n;
+    const q = this.#sentQ;
+    const end = this.#sh + n;
+    for (let i = this.#sh; i < end; i++) q[i] = undefined;
+    this.#sh = end;
+    if (end === q.length) {
+      q.length = 0;
+      this.#sh = 0;
+    } else if (end >= 1024 && end * 2 >= q.length) {
+      this.#sentQ = q.slice(end);
+      this.#sh = 0;
+    }
+    if (this.state === OPEN) {
+      this.credit += n;
+      this.pump?.credited(n);
+    }
+  }
+
+  /**
+   * Puts the values still in flight back at the front of `home`, in order
+   * (the peer did not take them, or it is unknown whether it did); returns
+   * how many.
+   */
+  giveBack(): number {
+    const values = this.#sh === 0 ? this.#sentQ : this.#sentQ.slice(this.#sh);
+    this.#sentQ = [];
+    this.#sh = 0;
+    this.inflight = 0;
+    if (values.length > 0 && this.home !== null) channelHooks.requeue(this.home, values);
+    return values.length;
   }
 
   /** Ends the link from this side: no more values. */
@@ -95,6 +139,9 @@ export class OutLink {
  * Takes values from a local channel and hands each to one of its links that
  * has credit (round robin), only while some link has credit: otherwise the
  * values stay in the channel, whose buffer then fills and blocks senders.
+ * It finishes (and its owner closes the links) once the channel is closed
+ * and drained and no link has values in flight: until then, values that a
+ * link gives back can still go to another.
  */
 export class Pump implements Waiter<unknown> {
   prev: Waiter<unknown> | null = null;
@@ -192,7 +239,7 @@ export class Pump implements Waiter<unknown> {
       const v = channelHooks.poll(ch);
       if (v === NONE) {
         if (ch.closed) {
-          this.#finish();
+          this.#closedAndDrained();
           return;
         }
         if (this.queue === null) channelHooks.waitReceive(ch, this);
@@ -226,6 +273,16 @@ export class Pump implements Waiter<unknown> {
 
   /** Waiter: the channel closed (and is drained). */
   fail(): void {
+    this.#closedAndDrained();
+  }
+
+  #closedAndDrained(): void {
+    for (const link of this.links) {
+      if (link.inflight > 0) {
+        unlink(this); // a credit or a value given back kicks it again
+        return;
+      }
+    }
     this.#finish();
   }
 
@@ -300,6 +357,9 @@ class DeliveryWaiter implements Waiter<unknown> {
     this.#link.channelClosed();
   }
 }
+
+/** A queued value that did not decode: its credit is returned in turn. */
+const DROPPED: unique symbol = Symbol("dropped");
 
 function isThenable(x: unknown): x is PromiseLike<unknown> {
   return x !== null && typeof x === "object" &&
@@ -393,7 +453,11 @@ export class InLink {
           cause: err,
         }),
       );
-      this.#credit(1);
+      // Credits go back in the order the values came, so that the sender
+      // knows which ones were taken (see giveBack).
+      if (this.#qh === this.#q.length && !this.#busy && this.#waiter.queue === null) {
+        this.#credit(1);
+      } else this.#q.push(DROPPED);
       if (this.remaining === 0) this.end(true);
       return true;
     }
@@ -411,6 +475,42 @@ export class InLink {
     this.#ending = true;
     this.#graceful = graceful;
     this.#process();
+  }
+
+  /**
+   * This side stops receiving (hangup): values not yet in the local channel
+   * are dropped uncredited, so the sender takes them back; the credits of
+   * those delivered go out now, then CLOSE.
+   */
+  hangUp(): void {
+    this.abandon();
+    if (this.state !== OPEN) return;
+    if (this.pendingCredit > 0) {
+      this.session.writeCredit(this.id, this.pendingCredit);
+      this.pendingCredit = 0;
+    }
+    this.state = CLOSING;
+    this.session.writeClose(this.id);
+  }
+
+  /**
+   * Credits every value received, delivered or still queued (the queued
+   * ones will be delivered): the answer to the sender's CLOSE, or this
+   * side's close when it keeps delivering.
+   */
+  creditAll(): void {
+    const n = this.pendingCredit + this.outstanding;
+    this.pendingCredit = 0;
+    this.outstanding = 0;
+    if (n > 0 && this.state === OPEN) this.session.writeCredit(this.id, n);
+  }
+
+  /** Ends the link from this side but goes on delivering what arrived. */
+  closeKeep(): void {
+    if (this.state !== OPEN) return;
+    this.creditAll();
+    this.state = CLOSING;
+    this.session.writeClose(this.id);
   }
 
   /** This side gives up the link: queued values are dropped, no callbacks. */
@@ -435,11 +535,7 @@ export class InLink {
   /** The local channel was closed by its owner. */
   channelClosed(): void {
     if (this.#dead) return;
-    this.abandon();
-    if (this.state === OPEN) {
-      this.state = CLOSING;
-      this.session.writeClose(this.id);
-    }
+    this.hangUp();
     this.onChannelClosed?.();
   }
 
@@ -494,6 +590,11 @@ export class InLink {
           this.onDone?.(this.#graceful);
         }
         return;
+      }
+      if (this.#q[this.#qh] === DROPPED) {
+        this.#shift();
+        this.#credit(1);
+        continue;
       }
       const ch = this.channel;
       if (ch.closed) {
@@ -575,6 +676,9 @@ export class InLink {
 export abstract class ChannelSession extends Session {
   /** The open links by channel id. */
   readonly links: Map<number, OutLink | InLink> = new Map();
+  /** Values in flight given back to their channel because a link ended without them. */
+  requeued = 0;
+  #settle: (() => void)[] = [];
 
   /** The write backlog drained under the budget: the pumps may send again. */
   protected override onUnblocked(): void {
@@ -590,7 +694,45 @@ export abstract class ChannelSession extends Session {
   /** The connection ended; the links were dropped already. */
   protected abstract onSessionEnd(err: Error | null): void;
 
+  /**
+   * Resolves once no link waits for the peer's answer (OPEN or CLOSE), the
+   * session ended, or `ms` passed: the close handshakes are done.
+   */
+  settled(ms: number): Promise<void> {
+    if (this.ended || !this.#unsettled()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        const i = this.#settle.indexOf(done);
+        if (i !== -1) this.#settle.splice(i, 1);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#settle.push(done);
+    });
+  }
+
+  #unsettled(): boolean {
+    for (const link of this.links.values()) if (link.state !== OPEN) return true;
+    return false;
+  }
+
+  #checkSettled(): void {
+    if (this.#settle.length === 0 || (!this.ended && this.#unsettled())) return;
+    for (const done of [...this.#settle]) done();
+  }
+
+  /** Gives the link's values in flight back to its channel. */
+  #giveBack(link: OutLink): void {
+    this.requeued += link.giveBack();
+  }
+
   protected onFrame(type: number, off: number, len: number): void {
+    this.#frame(type, off, len);
+    if (this.#settle.length > 0) this.#checkSettled();
+  }
+
+  #frame(type: number, off: number, len: number): void {
     switch (type) {
       case T_DATA:
         this.#data(off, len);
@@ -620,16 +762,29 @@ export abstract class ChannelSession extends Session {
   protected onEnd(err: Error | null): void {
     const links = [...this.links.values()];
     this.links.clear();
+    // Off the pumps first, so that values given back go to other connections.
+    const pumps = new Set<Pump>();
+    const states: LinkState[] = [];
     for (const link of links) {
-      const was = link.state;
+      states.push(link.state);
       link.state = GONE;
-      if (link instanceof InLink) link.end(false);
-      else {
-        link.pump?.remove(link);
-        if (was !== CLOSING) link.onGone?.();
+      if (link instanceof OutLink && link.pump !== null) {
+        pumps.add(link.pump);
+        link.pump.remove(link);
       }
     }
+    for (let i = 0; i < links.length; i++) {
+      const link = links[i];
+      if (link instanceof InLink) link.end(false);
+      else {
+        // Whether the peer took these is unknown: at least once.
+        this.#giveBack(link);
+        if (states[i] !== CLOSING) link.onGone?.();
+      }
+    }
+    for (const pump of pumps) pump.kick();
     this.onSessionEnd(err);
+    this.#checkSettled();
   }
 
   #data(off: number, len: number): void {
@@ -674,21 +829,19 @@ export abstract class ChannelSession extends Session {
       this.violation("credit", `CREDIT for channel ${id}, on which this side receives`);
       return;
     }
-    if (link.state === CLOSING) return;
-    if (link.state !== OPEN) {
+    if (link.state !== OPEN && link.state !== CLOSING) {
       this.violation("unexpected-frame", `CREDIT for channel ${id} before it was opened`);
       return;
     }
     if (n === 0 || n > link.inflight) {
+      if (link.state === CLOSING) return; // v1: credits after CLOSE are ignored
       this.violation(
         "credit",
         `CREDIT of ${n} for channel ${id}, which has ${link.inflight} value(s) in flight`,
       );
       return;
     }
-    link.inflight -= n;
-    link.credit += n;
-    link.pump?.credited(n);
+    link.credited(n);
   }
 
   #close(off: number, len: number): void {
@@ -708,14 +861,30 @@ export abstract class ChannelSession extends Session {
     }
     this.links.delete(id);
     const was = link.state;
+    if (link instanceof InLink) {
+      if (was === CLOSING) {
+        link.state = GONE; // the peer's answer to this side's CLOSE
+        return;
+      }
+      // The peer is done: every value that came counts as taken.
+      link.creditAll();
+      link.state = GONE;
+      this.writeClose(id);
+      link.end(true);
+      return;
+    }
     link.state = GONE;
+    const pump = link.pump;
+    pump?.remove(link);
+    // The peer credited what it took before its CLOSE and dropped the rest
+    // (version 2). A version 1 peer may have taken some without crediting
+    // them: give back (at least once) only when it hung up, not when it
+    // answered this side's CLOSE having delivered everything.
+    if (this.version >= 2 || was === OPEN) this.#giveBack(link);
+    pump?.kick();
     if (was === CLOSING) return; // the peer's answer to this side's CLOSE
     this.writeClose(id);
-    if (link instanceof InLink) link.end(true);
-    else {
-      link.pump?.remove(link);
-      link.onGone?.();
-    }
+    link.onGone?.();
   }
 
   #ack(off: number, len: number): void {

@@ -1,8 +1,8 @@
-// Internal: the constants of the wire protocol (docs/protocol.md, version 1).
+// Internal: the constants of the wire protocol (docs/protocol.md, versions 1 and 2).
 import type { ChanProtocolErrorCode, ImportRefusedCode } from "./errors.ts";
 
-/** The protocol version this code speaks. */
-export const VERSION = 1;
+/** The highest protocol version this code speaks (it speaks 1 too). */
+export const VERSION = 2;
 /** The first four bytes of every connection: "NKCH". */
 export const MAGIC: readonly number[] = [0x4e, 0x4b, 0x43, 0x48];
 /** Preamble: magic (4), version u16, role u8, flags u8, max frame size u32. */

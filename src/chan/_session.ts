@@ -89,6 +89,8 @@ export abstract class Session {
   peerMaxFrame: number = MIN_FRAME_SIZE;
   /** Whether the peer's preamble was read and found valid. */
   handshook = false;
+  /** The protocol version in use: the lower of both sides' (known after the handshake). */
+  version = 1;
   /** DATA frames written. */
   sent = 0;
   /** DATA frames the peer acknowledged. */
@@ -382,6 +384,15 @@ export abstract class Session {
     this.sent++;
     this.#commit(off + 4 + bytes.byteLength, false);
     return null;
+  }
+
+  /** CREDIT now, ahead of frames written later (a final count before CLOSE). */
+  writeCredit(id: number, n: number): void {
+    if (this.#ended) return;
+    const off = this.#frame(T_CREDIT, 8);
+    this.#outView.setUint32(off, id);
+    this.#outView.setUint32(off + 4, n);
+    this.#commit(off + 8, false);
   }
 
   /** Queues credits to return for `source` at the next flush. */
@@ -748,6 +759,7 @@ export abstract class Session {
             return;
           }
           this.peerMaxFrame = Math.min(peerMax, MAX_FRAME_SIZE_LIMIT);
+          this.version = Math.min(version, VERSION);
           start += PREAMBLE_SIZE;
           this.handshook = true;
           if (hsTimeout > 0) conn.setReadDeadline(null);

@@ -90,6 +90,14 @@ export interface ChannelHooks {
    * channel closes. Returns the function that removes `fn`.
    */
   onClose(ch: Channel<unknown>, fn: () => void): () => void;
+  /**
+   * Puts `values` back at the front of the channel, in their order, ahead
+   * of everything buffered and of waiting senders: first to waiting
+   * receivers, the rest into the buffer, even past its capacity (sends then
+   * wait until it is under capacity again). Works on a closed channel too,
+   * whose receivers still get buffered values.
+   */
+  requeue<T>(ch: Channel<T>, values: readonly T[]): void;
 }
 
 /** Filled in by {@linkcode Channel}'s static block. */

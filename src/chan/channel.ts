@@ -191,6 +191,7 @@ export class Channel<T> implements AsyncIterable<T>, AsyncDisposable {
       (ch.#onClose ??= new Set()).add(fn);
       return () => ch.#onClose?.delete(fn);
     };
+    channelHooks.requeue = (ch, values) => ch.#requeue(values);
   }
 
   /**
@@ -546,7 +547,8 @@ export class Channel<T> implements AsyncIterable<T>, AsyncDisposable {
   #poll(): T | typeof EMPTY | typeof CLOSED {
     if (this.#len > 0) {
       const value = this.#shift();
-      const sender = this.#senders.shift();
+      // Under capacity again (the buffer may hold requeued values past it).
+      const sender = this.#len < this.#capacity ? this.#senders.shift() : null;
       if (sender !== null) {
         this.#push(sender.value);
         sender.complete(sender.value);
@@ -584,10 +586,31 @@ export class Channel<T> implements AsyncIterable<T>, AsyncDisposable {
     return value;
   }
 
-  /** Doubles the ring (up to the capacity) and unwraps it to start at 0. */
-  #grow(): void {
+  /** Puts values back at the front (see `channelHooks.requeue`). */
+  #requeue(values: readonly T[]): void {
+    let i = 0;
+    // Receivers wait only while the buffer is empty and no sender waits.
+    while (i < values.length && this.#len === 0) {
+      const receiver = this.#receivers.shift();
+      if (receiver === null) break;
+      receiver.complete(values[i++]);
+    }
+    const need = this.#len + values.length - i;
+    if (need > this.#buf.length) this.#grow(need);
+    for (let j = values.length - 1; j >= i; j--) {
+      this.#head = this.#head === 0 ? this.#buf.length - 1 : this.#head - 1;
+      this.#buf[this.#head] = values[j];
+      this.#len++;
+    }
+  }
+
+  /**
+   * Doubles the ring (up to the capacity, or to `min` for requeued values)
+   * and unwraps it to start at 0.
+   */
+  #grow(min: number = 0): void {
     const old = this.#buf;
-    const size = Math.min(Math.max(old.length * 2, 8), this.#capacity);
+    const size = Math.max(Math.min(Math.max(old.length * 2, 8), this.#capacity), min);
     const buf = new Array<T | undefined>(size);
     for (let i = 0; i < this.#len; i++) {
       let j = this.#head + i;

@@ -114,6 +114,11 @@ export interface ExporterStats {
   acked: number;
   /** Values received from importers, ever. */
   received: number;
+  /**
+   * Values sent to importers that came back into their channel, ever: the
+   * importer closed, hung up or its connection ended before it took them.
+   */
+  requeued: number;
 }
 
 /** One exported name. */
@@ -252,6 +257,7 @@ class ExporterSession extends ChannelSession {
         Math.min(window, host.maxWindow),
         count,
       );
+      link.home = entry.channel;
       this.links.set(id, link);
       this.writeOpened(id, 0);
       if (entry.closed || entry.pump === null || entry.pump.stopped || count === 0) link.close();
@@ -356,6 +362,7 @@ export class Exporter implements AsyncDisposable {
   #sent = 0;
   #acked = 0;
   #received = 0;
+  #requeued = 0;
 
   /**
    * Makes an exporter with no channels and no connections.
@@ -439,6 +446,7 @@ export class Exporter implements AsyncDisposable {
         this.#sent += session.sent;
         this.#acked += session.acked;
         this.#received += session.received;
+        this.#requeued += session.requeued;
         if (this.#waits.size > 0) this.#waits.recheck();
       },
       recvDone: (entry, link, graceful) => {
@@ -496,12 +504,14 @@ export class Exporter implements AsyncDisposable {
     let sent = this.#sent;
     let acked = this.#acked;
     let received = this.#received;
+    let requeued = this.#requeued;
     for (const s of this.#sessions) {
       channels += s.links.size;
       bufferedBytes += s.bufferedBytes;
       sent += s.sent;
       acked += s.acked;
       received += s.received;
+      requeued += s.requeued;
     }
     return {
       connections: this.#sessions.size,
@@ -511,6 +521,7 @@ export class Exporter implements AsyncDisposable {
       sent,
       acked,
       received,
+      requeued,
     };
   }
 
@@ -836,9 +847,11 @@ export class Exporter implements AsyncDisposable {
 
   /**
    * Stops serving: stops accepting, closes the listeners it opened (not
-   * those given to {@linkcode Exporter.serve}), and closes every connection
-   * after writing what is queued for it (importers' imported channels then
-   * close). Exported channels are left open; values already received are
+   * those given to {@linkcode Exporter.serve}), closes every channel of
+   * every connection and waits up to 1 s for the importers to answer (they
+   * credit all they received, so nothing is given back twice), then closes
+   * every connection after writing what is queued for it (importers'
+   * imported channels then close). Exported channels are left open; values already received are
    * still delivered into them. Pending drains and syncs reject, and the
    * {@linkcode Exporter.errors} iteration ends. Idempotent.
    *
@@ -936,7 +949,17 @@ export class Exporter implements AsyncDisposable {
       entry.unwatch();
     }
     const sessions = [...this.#sessions];
-    for (const s of sessions) s.close(null, Math.min(this.#config.writeTimeout || 1000, 1000));
+    const ms = Math.min(this.#config.writeTimeout || 1000, 1000);
+    // Close every link first and wait (a while) for the importers' answers:
+    // they credit all they received, so nothing in flight is taken twice.
+    for (const s of sessions) {
+      for (const link of s.links.values()) {
+        if (link instanceof InLink) link.closeKeep();
+        else link.close();
+      }
+    }
+    await Promise.all(sessions.map((s) => s.settled(ms)));
+    for (const s of sessions) s.close(null, ms);
     await Promise.all([...this.#ownListeners].map((l) => l.close().catch(() => {})));
     this.#waits.failAll(new ClosedError("Cannot wait: the exporter is closed"));
     await Promise.all([...this.#serving, ...sessions.map((s) => s.done)]);

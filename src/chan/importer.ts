@@ -60,6 +60,12 @@ export interface ImporterStats {
   acked: number;
   /** Values received from the exporter. */
   received: number;
+  /**
+   * Values sent to the exporter that came back into their `Dir.Send`
+   * channel, because the exporter did not take them before the link ended
+   * (it hung up, or the connection ended).
+   */
+  requeued: number;
 }
 
 /** One imported name. */
@@ -190,6 +196,13 @@ class ImporterSession extends ChannelSession {
  *   channel closes once the values that arrived are delivered, and every
  *   `Dir.Send` channel closes (waiting sends reject with
  *   `ChannelClosedError`).
+ * - No value is lost when an import ends: what the exporter sent and this
+ *   importer did not take into its channel goes back to the front of the
+ *   exported channel (for another importer) when it hangs up or closes,
+ *   exactly once; when the connection breaks, at least once (a value may
+ *   then reach two importers). The same holds the other way for `Dir.Send`
+ *   values the exporter did not take: they come back to the front of the
+ *   local channel. See `docs/protocol.md`, section 7.1.
  * - {@linkcode Importer.errors} reports what went wrong; it is never a
  *   reason to shut down, read or not.
  *
@@ -368,6 +381,7 @@ export class Importer implements AsyncDisposable {
       sent: s.sent,
       acked: s.acked,
       received: s.received,
+      requeued: s.requeued,
     };
   }
 
@@ -457,11 +471,18 @@ export class Importer implements AsyncDisposable {
   }
 
   /**
-   * Ends the import of `name`: closes the local channel (values still in it
-   * are not sent; values in flight to it are dropped) and tells the
+   * Ends the import of `name`: closes the local channel and tells the
    * exporter, whose side closes too: its `Dir.Recv` channel closes once no
    * other importer sends into it, and a `Dir.Send` export stops sending to
    * this importer.
+   *
+   * - `Dir.Recv`: values already in the local channel stay there (a
+   *   `for await` still gets them); values sent by the exporter and not yet
+   *   in it are not delivered: the exporter puts them back at the front of
+   *   its channel, in order, for other importers. None is lost or
+   *   duplicated.
+   * - `Dir.Send`: values still in the local channel are not sent; values
+   *   the exporter had not taken yet come back to the front of it.
    *
    * @param name An imported name.
    * @throws {RangeError} If `name` is not imported.
@@ -478,16 +499,13 @@ export class Importer implements AsyncDisposable {
     }
     this.#forget(entry);
     const link = entry.link;
-    if (link instanceof InLink) link.abandon();
-    else entry.pump?.stop();
+    if (link instanceof InLink) link.hangUp();
+    else {
+      entry.pump?.stop();
+      if (link.state === OPEN) link.close();
+    }
     entry.channel.close();
-    if (link.state === OPEN) {
-      if (link instanceof OutLink) link.close();
-      else {
-        link.state = CLOSING;
-        this.#session.writeClose(link.id);
-      }
-    } else if (link.state === OPENING) {
+    if (link.state === OPENING) {
       entry.hungUp = true;
       this.#byLink.set(link, entry); // answer the exporter's reply
     }
@@ -534,10 +552,13 @@ export class Importer implements AsyncDisposable {
   }
 
   /**
-   * Closes the connection after writing what is queued (use
+   * Hangs up every import (see {@linkcode Importer.hangup}: values sent to
+   * this importer and not yet in its channels go back to the exporter's
+   * channel, exactly once), waits up to 2 s for the exporter to answer,
+   * then closes the connection after writing what is queued (use
    * {@linkcode Importer.drain} first to wait for the values still in the
-   * `Dir.Send` channels). Imported `Dir.Recv` channels close once what
-   * arrived is delivered; `Dir.Send` channels close at once. Idempotent.
+   * `Dir.Send` channels). Imported channels close at once; values already
+   * in them can still be received. Idempotent.
    *
    * @returns A promise that resolves once the connection is closed.
    *
@@ -548,6 +569,13 @@ export class Importer implements AsyncDisposable {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      // Hang up every link first, so that the exporter takes back the values
+      // in flight and not delivered here, and wait (a while) for its answers.
+      for (const entry of [...this.#imports.values()]) {
+        const state = entry.link.state;
+        if (state === OPEN || state === OPENING) this.hangup(entry.name);
+      }
+      await this.#session.settled(2000);
       this.#session.close(null, 2000);
       await this.#session.done;
     })();
@@ -598,6 +626,7 @@ export class Importer implements AsyncDisposable {
       link = new InLink(session, id, name, channel, codec, schema, size, OPENING, n);
     } else {
       link = new OutLink(session, id, name, codec, OPENING, 0, n);
+      link.home = channel;
       pump = new Pump(channel, () => {
         (link as OutLink).close();
         this.#forget(entry);

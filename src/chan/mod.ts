@@ -15,8 +15,10 @@
  *   {@linkcode Importer} binds local channels to them, in either
  *   {@linkcode Dir}ection, with per-channel credit flow control, close
  *   propagation, `drain`/`sync`, `hangup`, pluggable codecs
- *   ({@linkcode Codec}) and Standard Schema validation. The wire protocol is
- *   in `docs/protocol.md`.
+ *   ({@linkcode Codec}) and Standard Schema validation. Values in flight to
+ *   an importer that closes or hangs up go back to the exported channel
+ *   (exactly once; at least once when a connection breaks). The wire
+ *   protocol is in `docs/protocol.md`.
  *
  * @example A worker pool with a quit channel
  * ```ts

@@ -72,7 +72,7 @@ class Graceful implements GracefulListener {
   readonly #tracker: Tracker<TrackedConn> = new Tracker<TrackedConn>((conn) => conn.close());
 
   /** Readiness, where the wrapped listener has it (see {@linkcode Listener.whenAcceptable}). */
-  readonly whenAcceptable?: Listener["whenAcceptable"];
+  readonly whenAcceptable?: NonNullable<Listener["whenAcceptable"]>;
 
   constructor(inner: Listener, mode: Mode) {
     this.#inner = inner;

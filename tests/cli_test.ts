@@ -15,6 +15,7 @@ import {
   cliCommand,
   commandFor,
   current,
+  freePort,
   reap,
   repoRoot,
   signal,
@@ -358,13 +359,13 @@ test(
 );
 
 test("netkit run --quiet says nothing but serves; unnamed sockets are named by address", async () => {
-  const [dir, cleanup] = tempDir();
-  const path = join(dir, "s.sock");
+  // --quiet hides the port: take one that was free a moment ago.
+  const port = await freePort();
   const cli = launch(
     "inherit_plain",
     ["--quiet", "--ready-delay", "100"],
     { PLAIN_MODE: "silent" },
-    `unix:${path}`,
+    `127.0.0.1:${port}`,
   );
   const pids = [cli.pid];
   try {
@@ -372,7 +373,7 @@ test("netkit run --quiet says nothing but serves; unnamed sockets are named by a
     pids.push(Number(/pid=(\d+)/.exec(plain)![1]));
     let answer = "";
     for (let i = 0; i < 200 && answer === ""; i++) {
-      answer = await ask({ path }).catch(() => "");
+      answer = await ask({ port }).catch(() => "");
       if (answer === "") await new Promise((r) => setTimeout(r, 20));
     }
     assert.match(answer, /^pong \d+\n$/);
@@ -382,7 +383,6 @@ test("netkit run --quiet says nothing but serves; unnamed sockets are named by a
     assert.deepEqual(cli.lines.filter((l) => l.startsWith("netkit:")), []);
   } finally {
     await reap(pids);
-    cleanup();
   }
   const named = launch("inherit_plain", ["--ready-delay", "100"], { PLAIN_MODE: "silent" });
   try {

@@ -146,7 +146,7 @@ const pkg = {
   files: ["esm/mod.js", "esm/mod.d.ts", "esm/src/", "bin/", "docs/", "README.md", "LICENSE"],
   // require(esm) of this ESM-only package needs Node 20.19 (or 22.12).
   engines: { node: "^20.19.0 || >=22.12.0" },
-  publishConfig: { access: "public", provenance: true },
+  publishConfig: { access: "public" },
   sideEffects: false,
   dependencies: {},
 };

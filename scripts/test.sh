@@ -107,7 +107,8 @@ if node scripts/build_npm.mjs >"$log_dir/build.log" 2>&1; then
   : >"$log_dir/node.log"
   for f in $test_files; do
     js="tests/$(basename "$f" .ts).js"
-    (cd npm/esm && node --test --test-reporter=tap "$js") >"$log_dir/node_file.log" 2>&1
+    # Bounded: a child left holding the output pipes would keep node --test waiting.
+    (cd npm/esm && timeout -k 10 900 node --test --test-reporter=tap "$js") >"$log_dir/node_file.log" 2>&1
     cat "$log_dir/node_file.log" >>"$log_dir/node.log"
     fp=$(grep -E '^# pass ' "$log_dir/node_file.log" | tail -n 1 | tr -dc 0-9)
     ff=$(grep -E '^# fail ' "$log_dir/node_file.log" | tail -n 1 | tr -dc 0-9)

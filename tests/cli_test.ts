@@ -62,8 +62,13 @@ async function restart(cli: ReturnType<typeof startLogged>, n: number): Promise<
 }
 
 test("netkit run restarts a netkit program on SIGHUP with no failed connection", async () => {
-  const { cli, port, first } = await startCli("inherit_server");
-  const pids = new Set<number>([cli.pid]);
+  // A delay far longer than a loaded machine's start-up: ready() must come first.
+  const { cli, port, first, pid: firstPid } = await startCli("inherit_server", [
+    "--ready-delay",
+    "30000",
+  ]);
+  // The program too: were netkit killed, it would keep the output pipes open.
+  const pids = new Set<number>([cli.pid, firstPid]);
   try {
     assert.match(first, /\(ready\(\)\)$/);
     const load = await startLoad(port, { min: 2000, maxMs: 40_000 });

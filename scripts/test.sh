@@ -66,6 +66,8 @@ progress() { # runtime: reads the runtime's output, prints a line per file
     rt == "deno" && / \.\.\. ok/ { p++; next }
     rt == "deno" && / \.\.\. ignored/ { s++; next }
     rt == "deno" && / \.\.\. FAILED/ { f++; print "      FAILED " $0; fflush(); next }
+    rt == "bun" && /^ *[0-9]+ tests? (skipped|failed|todo)/ { show(); file = ""; done = 1 }
+    done { next }
     rt == "bun" && /^\(pass\)/ { p++; next }
     rt == "bun" && /^\(skip\)/ { s++; next }
     rt == "bun" && /^\(fail\)/ { f++; print "      " $0; fflush(); next }
@@ -74,12 +76,13 @@ progress() { # runtime: reads the runtime's output, prints a line per file
   '
 }
 
-skipped() { # runtime, log, pattern: lists the skipped tests (their names say why)
+skipped() { # runtime, log, pattern: counts the skipped tests by reason (their names say why)
   local list
   list=$(grep -E "$3" "$2" | sed -E 's/^\(skip\) //; s/ \.\.\. ignored.*$//; s/ \[[0-9.]+m?s\]$//; s/^ok [0-9]+ - //' | sort -u)
   if [ -n "$list" ]; then
     echo "$1 skipped $(wc -l <<<"$list" | tr -d ' '):"
-    sed 's/^/      /' <<<"$list"
+    sed -E 's/.*\(skipped: (.*)\)$/\1/; s/.* # SKIP (.*)$/\1/' <<<"$list" | sort | uniq -c | sort -rn |
+      sed -E 's/^ *([0-9]+) /      \1  /'
   fi
 }
 

@@ -26,8 +26,9 @@ import {
 
 await allowLongTests();
 
-const skip = current === "node" ? false : `runs on Node only, not ${current}: it packs the npm ` +
-  "build (the tsc output node --test runs) and starts Bun and Deno on the installed package";
+const skip = current === "node"
+  ? false
+  : `Node only (this is ${current}): packs the npm build, starts Bun and Deno on the install`;
 
 const root = repoRoot();
 const deno = JSON.parse(readFileSync(join(root, "deno.json"), "utf8")) as {

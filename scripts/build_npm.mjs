@@ -1,6 +1,9 @@
 // Builds the npm package into npm/ with tsc (JSR's dnt is not reachable here):
 //   npm/esm/       compiled ESM + .d.ts for mod.ts, src/ and (not published) tests/
+//   npm/bin/netkit.js the `netkit` command (shebang, runs src/inherit/cli.ts's main())
+//   npm/docs/      the docs the README links to
 //   npm/package.json generated from deno.json (exports map, version, engines)
+// The npm name is `netkit`; JSR keeps `@netkit/netkit` (deno.json).
 // Run from anywhere: node scripts/build_npm.mjs
 import { execFileSync } from "node:child_process";
 import {
@@ -76,27 +79,83 @@ walk(join(out, "esm"), (p) => {
 });
 
 const exportsMap = {};
+// moduleResolution node10 ignores `exports`: typesVersions maps each subpath to its .d.ts.
+const typesVersions = { "*": {} };
 for (const [key, target] of Object.entries(deno.exports)) {
   const base = "./esm/" + relative(root, join(root, target)).replace(/\.ts$/, "");
   exportsMap[key] = { types: `${base}.d.ts`, import: `${base}.js`, default: `${base}.js` };
+  if (key !== ".") typesVersions["*"][key.slice(2)] = [`${base.slice(2)}.d.ts`];
 }
+exportsMap["./package.json"] = "./package.json";
+
+// The CLI's version is a constant in src/inherit/cli.ts: it must match deno.json's.
+const cliSource = readFileSync(join(root, "src/inherit/cli.ts"), "utf8");
+const cliVersion = /export const VERSION: string = "([^"]+)";/.exec(cliSource)?.[1];
+if (cliVersion !== deno.version) {
+  console.error(
+    `build_npm: VERSION in src/inherit/cli.ts (${cliVersion}) != deno.json ${deno.version}`,
+  );
+  process.exit(1);
+}
+
+mkdirSync(join(out, "bin"));
+writeFileSync(
+  join(out, "bin", "netkit.js"),
+  `#!/usr/bin/env node
+// The \`netkit\` command (npx netkit, bunx netkit): see esm/src/inherit/cli.js.
+import { main } from "../esm/src/inherit/cli.js";
+
+main(process.argv.slice(2)).then((code) => process.exit(code), (err) => {
+  console.error(\`netkit: \${err instanceof Error ? err.message : String(err)}\`);
+  process.exit(1);
+});
+`,
+  { mode: 0o755 },
+);
+
+const repo = "https://github.com/netkit/netkit";
 const pkg = {
-  name: deno.name,
+  name: "netkit",
   version: deno.version,
   description:
-    "Socket-level tools for JavaScript servers on Deno, Bun and Node: listen buffers, graceful drain, socket inheritance, readiness polling and networked channels.",
+    "Socket-level tools for JavaScript servers on Deno, Bun and Node: zero-downtime restarts, graceful drain, listen buffers, socket inheritance, readiness polling and networked channels.",
+  keywords: [
+    "socket",
+    "graceful-shutdown",
+    "zero-downtime",
+    "restart",
+    "socket-activation",
+    "systemd",
+    "listen-fds",
+    "deno",
+    "bun",
+    "node",
+    "net",
+    "channels",
+  ],
+  homepage: `${repo}#readme`,
+  repository: { type: "git", url: `git+${repo}.git` },
+  bugs: { url: `${repo}/issues` },
   license: deno.license,
   type: "module",
   exports: exportsMap,
   main: exportsMap["."].import,
   types: exportsMap["."].types,
-  files: ["esm/mod.js", "esm/mod.d.ts", "esm/src/", "README.md", "LICENSE"],
-  engines: { node: ">=20" },
+  typesVersions,
+  bin: { netkit: "./bin/netkit.js" },
+  files: ["esm/mod.js", "esm/mod.d.ts", "esm/src/", "bin/", "docs/", "README.md", "LICENSE"],
+  // require(esm) of this ESM-only package needs Node 20.19 (or 22.12).
+  engines: { node: "^20.19.0 || >=22.12.0" },
+  publishConfig: { access: "public" },
   sideEffects: false,
   dependencies: {},
 };
 writeFileSync(join(out, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
 for (const f of ["README.md", "LICENSE"]) {
   if (existsSync(join(root, f))) cpSync(join(root, f), join(out, f));
+}
+mkdirSync(join(out, "docs"));
+for (const f of readdirSync(join(root, "docs"))) {
+  if (f.endsWith(".md")) cpSync(join(root, "docs", f), join(out, "docs", f));
 }
 console.log(`build_npm: wrote ${relative(root, out)}/ (${pkg.name}@${pkg.version})`);

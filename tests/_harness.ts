@@ -76,6 +76,9 @@ export function test(
       );
     }
   };
+  // Deno and Bun print no skip reason of their own: the name carries it
+  // (scripts/test.sh lists skipped tests with their reasons).
+  if (options.skip && runtime.name !== "node") name = `${name} (skipped: ${options.skip})`;
   if (denoApi !== undefined) {
     denoApi.test({
       name,

@@ -75,9 +75,9 @@ export class TrackedConn implements GracefulConn {
   #writable: WritableStream<Uint8Array> | undefined;
 
   /** Readiness, where the wrapped conn has it (see {@linkcode Conn.whenReadable}). */
-  readonly whenReadable?: Conn["whenReadable"];
+  readonly whenReadable?: NonNullable<Conn["whenReadable"]>;
   /** Write readiness, where the wrapped conn has it. */
-  readonly whenWritable?: Conn["whenWritable"];
+  readonly whenWritable?: NonNullable<Conn["whenWritable"]>;
 
   constructor(inner: Conn, tracker: Tracker<ConnEntry>, mode: Mode) {
     this.#inner = inner;

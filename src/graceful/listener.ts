@@ -104,7 +104,7 @@ class Graceful implements GracefulListener {
   readonly #leftovers: TrackedConn[] = [];
 
   /** Readiness, where the wrapped listener has it (see {@linkcode Listener.whenAcceptable}). */
-  readonly whenAcceptable?: Listener["whenAcceptable"];
+  readonly whenAcceptable?: NonNullable<Listener["whenAcceptable"]>;
 
   constructor(inner: Listener, mode: Mode, grace: number) {
     this.#inner = inner;

@@ -3,22 +3,27 @@
  * socket activation, in any language (what einhorn and catflap do).
  *
  * ```sh
+ * npx netkit run --listen 127.0.0.1:8080 -- ./server
  * deno run -A jsr:@netkit/netkit/cli run --listen 127.0.0.1:8080 -- ./server
- * node node_modules/@netkit/netkit/esm/src/inherit/cli.js run --listen web=:8080 -- ./server
+ * bunx netkit run --listen web=:8080 -- ./server
  * ```
  *
  * It holds the listening sockets (without ever accepting on them), starts the
  * command with them from fd 3 and `LISTEN_FDS`, `LISTEN_FDNAMES` and
  * `LISTEN_PID` set, and on SIGHUP starts a new copy, waits until it is ready,
  * then sends the old one SIGTERM. The new copy counts as ready at the first
- * of: a netkit program's `ready()`; `READY=1` on `NOTIFY_SOCKET` where the
+ * of: a netkit program's `ready()`; `READY=1\n` written to the fd named by
+ * `NETKIT_READY_FD` (any language); `READY=1` on `NOTIFY_SOCKET` where the
  * runtime running netkit can receive Unix datagrams (Deno with
  * `--unstable-net`, Bun; not Node); `--ready-delay` milliseconds after it
  * started, as einhorn's timer ACK (`--ready-delay 0`: wait for an
  * announcement). A copy that exits first or is not ready within `--timeout`
  * is killed, and the old one goes on serving. SIGTERM and SIGINT stop the
- * program (SIGTERM) and exit with its code; so does the program exiting on
- * its own. The sockets can themselves be inherited (socket activation).
+ * program (SIGTERM) and exit with its code (128 + n if it died by signal n);
+ * so does the program exiting on its own. The signal handlers are in place
+ * before the program starts: a signal before the first copy is ready stops
+ * (or, SIGHUP, restarts) it as well, and a SIGHUP during a restart is queued.
+ * The sockets can themselves be inherited (socket activation).
  *
  * On Deno it needs `--allow-all` (a held socket's fd is found through /proc).
  *
@@ -61,7 +66,30 @@ export interface RunOptions {
   command: string;
   /** Its arguments. */
   args: string[];
+  /**
+   * Log only warnings and errors.
+   * @default {false}
+   */
+  quiet?: boolean;
+  /**
+   * The log format on stderr: `"text"` (`netkit: <message>`) or `"json"`
+   * (one object per line: `time`, `level`, `msg`).
+   * @default {"text"}
+   */
+  log?: "text" | "json";
 }
+
+/**
+ * The version `netkit --version` prints (the package's version).
+ *
+ * @example Printing the version
+ * ```ts
+ * import { VERSION } from "@netkit/netkit/cli";
+ *
+ * console.log(`netkit ${VERSION}`);
+ * ```
+ */
+export const VERSION: string = "0.1.0";
 
 /**
  * The usage text `netkit run --help` prints.
@@ -74,16 +102,30 @@ export interface RunOptions {
  * ```
  */
 export const USAGE: string = `usage: netkit run [options] -- COMMAND [ARGS...]
+       netkit --version
+
+Runs COMMAND with listening sockets it inherits (systemd socket activation:
+fds from 3, LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID) and restarts it on SIGHUP
+with no dropped connection: a new copy starts, gets ready, the old one gets
+SIGTERM. SIGTERM/SIGINT stop it; netkit exits with its code (128+n if it died
+by signal n).
 
 options:
   --listen [NAME=]ADDR   a socket to hold (repeatable): HOST:PORT, [V6]:PORT, :PORT,
-                         PORT, unix:PATH or a path with a /; none: the inherited ones
+                         PORT, unix:PATH or a path with a /; none: the inherited ones.
+                         Unnamed sockets are named by address in LISTEN_FDNAMES
   --ready-delay MS       count a copy as ready after MS if it did not say so (default 1000;
-                         0: wait for ready() or sd_notify READY=1)
+                         0: wait for it to say so)
   --timeout MS           kill a new copy not ready after MS (default 60000)
   --stop-timeout MS      SIGKILL the old copy MS after SIGTERM (default 30000)
+  --quiet                log only warnings and errors
+  --log text|json        log format on stderr (default text)
+  -h, --help             this text
 
-SIGHUP restarts the program with no dropped connection; SIGTERM/SIGINT stop it.`;
+A program says it is ready, in any language, by writing "READY=1\\n" to the fd
+whose number is in NETKIT_READY_FD; a netkit program calls ready(); sd_notify
+READY=1 on NOTIFY_SOCKET works where netkit can receive it (Deno with
+--unstable-net, Bun; not Node).`;
 
 function parseAddress(text: string): ListenSpec {
   let name: string | undefined;
@@ -146,9 +188,31 @@ export function parseRunArgs(argv: string[]): RunOptions {
     const value = () => inline ?? argv[++i];
     switch (flag) {
       case "--listen":
-      case "-l":
-        options.listen.push(parseAddress(value() ?? ""));
+      case "-l": {
+        const next = inline ?? argv[i + 1];
+        if (next === undefined || next === "" || (inline === undefined && next.startsWith("-"))) {
+          throw new TypeError(
+            `Cannot run: ${flag} needs an address, e.g. ${flag} 127.0.0.1:8080`,
+          );
+        }
+        options.listen.push(parseAddress(value()));
         break;
+      }
+      case "--quiet":
+      case "-q":
+        if (inline !== undefined) throw new TypeError(`Cannot run: ${flag} takes no value`);
+        options.quiet = true;
+        break;
+      case "--log": {
+        const format = value();
+        if (format !== "text" && format !== "json") {
+          throw new RangeError(
+            `Cannot run: --log takes text or json, received ${String(format)}`,
+          );
+        }
+        options.log = format;
+        break;
+      }
       case "--ready-delay":
         options.readyDelay = parseMs(flag, value());
         break;
@@ -175,8 +239,56 @@ function finish(options: RunOptions, rest: string[]): RunOptions {
   return options;
 }
 
-function log(message: string): void {
-  console.error(`netkit: ${message}`);
+type Level = "info" | "warn" | "error";
+
+/** Writes netkit's own lines to stderr, as text or JSON, skipping info if quiet. */
+function logger(options: RunOptions): (level: Level, message: string) => void {
+  return (level, message) => {
+    if (level === "info" && options.quiet === true) return;
+    if (options.log === "json") {
+      console.error(JSON.stringify({ time: new Date().toISOString(), level, msg: message }));
+    } else {
+      console.error(`netkit: ${level === "warn" ? "warning: " : ""}${message}`);
+    }
+  };
+}
+
+/** Linux signal numbers, for the 128 + n exit code of a program killed by a signal. */
+const SIGNAL_NUMBERS: Readonly<Record<string, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+};
+
+/** The shell's exit code for an exit status: the code, or 128 + the signal's number. */
+function exitCode(status: { code: number | null; signal: string | null }): number {
+  if (status.code !== null) return status.code;
+  return 128 + (SIGNAL_NUMBERS[status.signal ?? ""] ?? 0);
+}
+
+/** Whether `command` can be started: a path that exists, or a name found on PATH. */
+function findCommand(command: string): boolean {
+  if (command.includes("/")) return os.fileId(command) !== undefined;
+  const dirs = (os.getEnv("PATH") ?? "/usr/local/bin:/usr/bin:/bin").split(":");
+  return dirs.some((dir) => os.fileId(`${dir === "" ? "." : dir}/${command}`) !== undefined);
+}
+
+/** A `LISTEN_FDNAMES` name for an unnamed socket: its address, without colons. */
+function nameOf(addr: Addr): string {
+  const name = formatAddr(addr).replace(/[^\x21-\x7e]|:/g, "_").slice(-255);
+  return name === "" ? "socket" : name;
 }
 
 interface Socket {
@@ -216,8 +328,14 @@ type Outcome = { ok: true; via: string } | { ok: false; why: string };
 /**
  * Runs `netkit run` until the program stops; resolves with the exit code.
  *
+ * SIGHUP, SIGTERM and SIGINT are handled from the moment it is called, so a
+ * signal that arrives before the first copy is ready never leaves the program
+ * running without netkit.
+ *
  * @param options What to run and where to listen (see {@linkcode parseRunArgs}).
- * @returns The exit code: the program's, or 1 if it could not be started.
+ * @returns The exit code: the program's (128 + n if it died by signal n), 127
+ * if the command is not found, 1 if it could not be started, 128 + n if
+ * signal n stopped netkit before the program started.
  *
  * @example
  * ```ts ignore
@@ -227,6 +345,56 @@ type Outcome = { ok: true; via: string } | { ok: false; why: string };
  * ```
  */
 export async function run(options: RunOptions): Promise<number> {
+  const log = logger(options);
+  if (!findCommand(options.command)) {
+    log("error", `command not found: ${options.command}`);
+    return 127;
+  }
+  let stopSignal: string | undefined;
+  let hupQueued = false;
+  let onStop = () => {};
+  let onHup = () => {
+    hupQueued = true;
+  };
+  const offs = [
+    os.onSignal("SIGHUP", () => onHup()),
+    ...(["SIGTERM", "SIGINT"] as const).map((sig) =>
+      os.onSignal(sig, () => {
+        if (stopSignal !== undefined) return;
+        stopSignal = sig;
+        onStop();
+      })
+    ),
+  ];
+  try {
+    return await supervise(options, log, {
+      stopped: () => stopSignal,
+      hupQueued: () => hupQueued,
+      setHandlers(stop, hup) {
+        onStop = stop;
+        onHup = hup;
+        if (stopSignal !== undefined) stop();
+      },
+    });
+  } finally {
+    for (const off of offs) off();
+  }
+}
+
+interface Signals {
+  /** The stop signal received so far, if any. */
+  stopped(): string | undefined;
+  /** Whether a SIGHUP came before the handlers were set. */
+  hupQueued(): boolean;
+  /** Replaces what SIGTERM/SIGINT and SIGHUP do; calls `stop` at once if one came. */
+  setHandlers(stop: () => void, hup: () => void): void;
+}
+
+async function supervise(
+  options: RunOptions,
+  log: (level: Level, message: string) => void,
+  signals: Signals,
+): Promise<number> {
   const net = new Net();
   const sockets: Socket[] = [];
   const cleanups: (() => void)[] = [];
@@ -236,40 +404,50 @@ export async function run(options: RunOptions): Promise<number> {
       address: l.addr!.transport === "unix"
         ? { path: l.addr!.path }
         : { hostname: l.addr!.hostname, port: l.addr!.port },
-      name: l.name,
+      name: l.name === "unknown" ? undefined : l.name,
     }));
+  const closeSockets = async () => {
+    for (const s of sockets) await s.close();
+    for (const c of cleanups) c();
+  };
   try {
     for (const spec of specs) {
       const inherited = await takeInherited(net, { ...spec.address, name: spec.name });
       const key = requestKey(spec.address);
-      const name = spec.name ?? "unknown";
       if (inherited !== undefined) {
         sockets.push({
           fd: inherited.fd!,
           addr: inherited.addr,
           key,
-          name,
+          name: spec.name ?? nameOf(inherited.addr),
           close: () => inherited.close(),
         });
-      } else if ("path" in spec.address) {
-        const held = await holdUnix(spec.address.path);
-        cleanups.push(held.cleanup);
-        sockets.push({ fd: held.fd, addr: held.addr, key, name, close: () => held.close() });
       } else {
-        const held = await os.holdListener(spec.address);
+        let held: HeldListener;
+        if ("path" in spec.address) {
+          const unix = await holdUnix(spec.address.path);
+          cleanups.push(unix.cleanup);
+          held = unix;
+        } else held = await os.holdListener(spec.address);
+        const name = spec.name ?? nameOf(held.addr);
         sockets.push({ fd: held.fd, addr: held.addr, key, name, close: () => held.close() });
       }
     }
   } catch (err) {
-    log((err as Error).message);
-    for (const s of sockets) await s.close();
+    log("error", (err as Error).message);
+    await closeSockets();
     return 1;
   }
   if (sockets.length === 0) {
-    log("nothing to listen on: give --listen, or start netkit run with sockets (LISTEN_FDS)");
+    log(
+      "error",
+      "nothing to listen on: give --listen, or start netkit run with sockets (LISTEN_FDS)",
+    );
     return 1;
   }
-  for (const s of sockets) log(`listening on ${formatAddr(s.addr)} (fd ${s.fd}, ${s.name})`);
+  for (const s of sockets) {
+    log("info", `listening on ${formatAddr(s.addr)} (fd ${s.fd}, name ${s.name})`);
+  }
 
   const rx = os.listenNotify();
   const upstream = os.getEnv("NOTIFY_SOCKET");
@@ -277,7 +455,15 @@ export async function run(options: RunOptions): Promise<number> {
   rx?.onMessage((message) => {
     if (message.split("\n").includes("READY=1")) onNotifyReady?.();
   });
-  if (rx === undefined) log("sd_notify READY=1 cannot be received on this runtime");
+  const readyFd = 3 + sockets.length;
+  if (rx === undefined && options.readyDelay === 0) {
+    log(
+      "warn",
+      `--ready-delay 0 and sd_notify READY=1 cannot be received on this runtime: the program must write READY=1 to fd ${readyFd} (NETKIT_READY_FD) or call ready(), else it is killed after --timeout ${options.timeout} ms`,
+    );
+  } else if (rx === undefined) {
+    log("info", "sd_notify READY=1 cannot be received on this runtime");
+  }
 
   const env = os.env();
   for (const name of [...ENV_NAMES, "NOTIFY_SOCKET"]) delete env[name];
@@ -286,7 +472,7 @@ export async function run(options: RunOptions): Promise<number> {
   env.NETKIT_LISTEN_ADDRS = JSON.stringify(
     sockets.map((s) => ({ want: s.key, addr: s.addr, own: false })),
   );
-  env.NETKIT_READY_FD = String(3 + sockets.length);
+  env.NETKIT_READY_FD = String(readyFd);
   if (rx !== undefined) env.NOTIFY_SOCKET = rx.path;
 
   const start = () =>
@@ -320,31 +506,62 @@ export async function run(options: RunOptions): Promise<number> {
       }
     });
 
-  let current: Subprocess;
+  // Every child not yet gone, so that a stop reaches a copy being started too.
+  const children = new Set<Subprocess>();
+  let stopKiller: ReturnType<typeof setTimeout> | undefined;
+  const stopAll = () => {
+    for (const child of children) child.kill("SIGTERM");
+    clearTimeout(stopKiller);
+    stopKiller = setTimeout(() => {
+      for (const child of children) child.kill("SIGKILL");
+    }, options.stopTimeout);
+  };
+  const track = (child: Subprocess) => {
+    children.add(child);
+    child.exited.then(() => children.delete(child));
+    if (signals.stopped() !== undefined) child.kill("SIGTERM");
+  };
+  let current: Subprocess | undefined;
+  const finish = async (code: number) => {
+    clearTimeout(stopKiller);
+    await closeSockets();
+    await rx?.close();
+    log("info", `exit ${code}`);
+    return code;
+  };
+  let hupQueued = signals.hupQueued();
+  signals.setHandlers(() => {
+    log("info", current === undefined ? "stopping" : `stopping pid=${current.pid}`);
+    if (upstream !== undefined) os.sendNotify(upstream, "STOPPING=1\n").catch(() => false);
+    stopAll();
+  }, () => {
+    log("info", "restart queued: the program is not ready yet");
+    hupQueued = true;
+  });
+
+  if (signals.stopped() !== undefined) {
+    return await finish(128 + (SIGNAL_NUMBERS[signals.stopped()!] ?? 0));
+  }
   try {
     current = await start();
   } catch (err) {
-    log((err as Error).message);
-    for (const s of sockets) await s.close();
-    await rx?.close();
-    return 1;
+    log("error", (err as Error).message);
+    return await finish(1);
   }
-  log(`started pid=${current.pid}`);
+  track(current);
+  log("info", `started pid=${current.pid}`);
   const first = await waitReady(current);
   current.closeControl();
   if (!first.ok) {
-    log(`pid=${current.pid} ${first.why} before it was ready`);
+    if (signals.stopped() === undefined) {
+      log("error", `pid=${current.pid} ${first.why} before it was ready`);
+    } else log("info", `pid=${current.pid} ${first.why}`);
     current.kill("SIGKILL");
-    const s = await current.exited;
-    for (const sock of sockets) await sock.close();
-    await rx?.close();
-    return s.code ?? 1;
+    return await finish(exitCode(await current.exited));
   }
   await net.ready();
   if (upstream !== undefined) await os.sendNotify(upstream, "READY=1\n").catch(() => false);
 
-  let stopping = false;
-  let restarting = false;
   let finished!: (code: number) => void;
   const result = new Promise<number>((resolve) => finished = resolve);
 
@@ -352,80 +569,84 @@ export async function run(options: RunOptions): Promise<number> {
     child.exited.then((s) => {
       if (child !== current) return;
       const how = s.code !== null ? `code ${s.code}` : s.signal;
-      log(`pid=${child.pid} exited with ${how}${stopping ? "" : " on its own"}`);
-      finished(s.code ?? 1);
+      const stopping = signals.stopped() !== undefined;
+      log("info", `pid=${child.pid} exited with ${how}${stopping ? "" : " on its own"}`);
+      finished(exitCode(s));
     });
   };
   watch(current);
 
-  const restart = async () => {
-    if (stopping) return;
-    if (restarting) {
-      log("a restart is already in progress");
-      return;
-    }
-    restarting = true;
+  let restarting: Promise<void> | undefined;
+  const restartOnce = async () => {
     if (upstream !== undefined) await os.sendNotify(upstream, "RELOADING=1\n").catch(() => false);
     let next: Subprocess | undefined;
     try {
       next = await start();
-      log(`restarting: started pid=${next.pid}`);
+      track(next);
+      log("info", `restarting: started pid=${next.pid}`);
       const outcome = await waitReady(next);
       next.closeControl();
-      if (!outcome.ok || stopping) {
+      if (!outcome.ok || signals.stopped() !== undefined) {
         log(
-          `restart failed: pid=${next.pid} ${
-            outcome.ok ? "stopped" : outcome.why
-          }; pid=${current.pid} goes on serving`,
+          "error",
+          `restart failed: pid=${next.pid} ${outcome.ok ? "stopped" : outcome.why}; pid=${
+            current!.pid
+          } goes on serving`,
         );
         next.kill("SIGKILL");
         await next.exited;
         return;
       }
-      const old = current;
+      const old = current!;
       current = next;
       watch(current);
-      log(`ready pid=${current.pid} (${outcome.via}); stopping pid=${old.pid}`);
+      log("info", `ready pid=${current.pid} (${outcome.via}); stopping pid=${old.pid}`);
       old.kill("SIGTERM");
       const killer = setTimeout(() => old.kill("SIGKILL"), options.stopTimeout);
       old.exited.then(() => clearTimeout(killer));
       if (upstream !== undefined) await os.sendNotify(upstream, "READY=1\n").catch(() => false);
     } catch (err) {
-      log(`restart failed: ${(err as Error).message}`);
-    } finally {
-      restarting = false;
+      log("error", `restart failed: ${(err as Error).message}`);
     }
   };
-
-  let stopKiller: ReturnType<typeof setTimeout> | undefined;
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
-    log(`stopping pid=${current.pid}`);
-    if (upstream !== undefined) os.sendNotify(upstream, "STOPPING=1\n").catch(() => false);
-    current.kill("SIGTERM");
-    stopKiller = setTimeout(() => current.kill("SIGKILL"), options.stopTimeout);
+  const restart = () => {
+    if (signals.stopped() !== undefined) return;
+    if (restarting !== undefined) {
+      // One more restart after this one: the SIGHUP may announce a newer deploy.
+      if (!hupQueued) log("info", "a restart is in progress: one more is queued");
+      hupQueued = true;
+      return;
+    }
+    restarting = (async () => {
+      do {
+        hupQueued = false;
+        await restartOnce();
+      } while (hupQueued && signals.stopped() === undefined);
+      restarting = undefined;
+    })();
   };
 
-  const offs = [
-    os.onSignal("SIGHUP", () => void restart()),
-    os.onSignal("SIGTERM", stop),
-    os.onSignal("SIGINT", stop),
-  ];
-  // Said once the handlers are in place: from now on SIGHUP restarts.
-  log(`ready pid=${current.pid} (${first.via})`);
+  // Said once SIGHUP restarts.
+  log("info", `ready pid=${current.pid} (${first.via})`);
+  signals.setHandlers(() => {
+    log("info", `stopping pid=${current!.pid}`);
+    if (upstream !== undefined) os.sendNotify(upstream, "STOPPING=1\n").catch(() => false);
+    stopAll();
+  }, restart);
+  if (hupQueued) restart();
   const code = await result;
-  clearTimeout(stopKiller);
-  for (const off of offs) off();
-  for (const s of sockets) await s.close();
-  for (const c of cleanups) c();
-  await rx?.close();
-  log(`exit ${code}`);
-  return code;
+  // The program is gone: a copy still being started must not outlive netkit.
+  if (children.size > 0) {
+    stopAll();
+    await Promise.all([...children].map((c) => c.exited));
+  }
+  await restarting;
+  return await finish(code);
 }
 
 /**
- * The `netkit` command: `netkit run [options] -- COMMAND [ARGS...]`.
+ * The `netkit` command: `netkit run [options] -- COMMAND [ARGS...]`,
+ * `netkit --version`, `netkit --help`.
  *
  * @param argv The arguments after the program's path.
  * @returns The exit code (2 for a usage error).
@@ -434,7 +655,7 @@ export async function run(options: RunOptions): Promise<number> {
  * ```ts
  * import { main } from "@netkit/netkit/cli";
  *
- * console.log(await main(["help"])); // prints the usage, 0
+ * console.log(await main(["--help"])); // prints the usage, 0
  * ```
  */
 export async function main(argv: string[]): Promise<number> {
@@ -442,15 +663,26 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return argv.length === 0 ? 2 : 0;
   }
+  if (["--version", "-V", "version"].includes(argv[0])) {
+    console.log(`netkit ${VERSION}`);
+    return 0;
+  }
   if (argv[0] !== "run") {
     console.error(`netkit: unknown command ${argv[0]}\n${USAGE}`);
     return 2;
   }
+  const runArgs = argv.slice(1);
+  const end = runArgs.indexOf("--");
+  const own = end === -1 ? runArgs : runArgs.slice(0, end);
+  if (own.includes("--help") || own.includes("-h")) {
+    console.log(USAGE);
+    return 0;
+  }
   let options: RunOptions;
   try {
-    options = parseRunArgs(argv.slice(1));
+    options = parseRunArgs(runArgs);
   } catch (err) {
-    console.error(`netkit: ${(err as Error).message}\n${USAGE}`);
+    console.error(`netkit: ${(err as Error).message}\n(netkit run --help for the options)`);
     return 2;
   }
   return await run(options);

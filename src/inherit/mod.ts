@@ -32,6 +32,7 @@
  *
  * @example A server that restarts itself on SIGHUP with no dropped connection
  * ```ts ignore
+ * import process from "node:process";
  * import { createUpgrader } from "@netkit/netkit/inherit";
  *
  * const upgrader = createUpgrader();
@@ -41,7 +42,7 @@
  * const serving = (async () => {
  *   for await (const conn of listener) {
  *     const done = (async () => {
- *       await conn.write(new TextEncoder().encode(`hello from ${Deno.pid}\n`));
+ *       await conn.write(new TextEncoder().encode(`hello from ${process.pid}\n`));
  *       conn.close();
  *     })();
  *     conns.add(done);

@@ -101,7 +101,7 @@ class Buffered implements BufferedListener {
   // A readiness watch set before activation, handed on at activation.
   #acceptWatch: Parameters<NonNullable<Listener["whenAcceptable"]>> | null = null;
   /** Readiness, where the adapter has it: it reports nothing before activation. */
-  readonly whenAcceptable?: Listener["whenAcceptable"];
+  readonly whenAcceptable?: NonNullable<Listener["whenAcceptable"]>;
 
   constructor(inner: Listener, activate: Activation | undefined, timeout: number | undefined) {
     this.#inner = inner;

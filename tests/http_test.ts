@@ -58,6 +58,7 @@ for (const adapter of adapters) {
       assert.deepEqual(server.stats, {
         idle: 1,
         inUse: 0,
+        fresh: 0,
         disowned: 0,
         total: 1,
         accepted: 1,
@@ -437,6 +438,52 @@ for (const adapter of adapters) {
     }
   });
 
+  test(`HttpServer.shutdown() waits for the first request of a fresh conn (grace), answers it with Connection: close, and closes a fresh conn that sends none once its grace ends ${on}`, async () => {
+    const before = use();
+    try {
+      const { server, port } = await start({ fetch: hello, grace: 400, idleTimeout: 20_000 });
+      const late = await RawClient.open(port);
+      const silent = await RawClient.open(port);
+      await until(() => server.stats.fresh === 2, "two fresh conns");
+      assert.equal(server.stats.inUse, 2);
+      assert.equal(server.stats.idle, 0);
+      const done = server.shutdown({ timeout: 20_000 });
+      await delay(100);
+      // Neither is cut: the request of one is still on its way.
+      assert.equal(server.stats.total, 2);
+      const res = await late.request("GET", "/");
+      assert.equal(res.status, 200);
+      assert.equal(res.headers["connection"], "close");
+      assert.ok(await late.closedByServer());
+      // The silent one is closed once its grace has passed.
+      assert.ok(await silent.closedByServer());
+      await done;
+      assert.equal(server.stats.total, 0);
+      assert.equal(server.stats.fresh, 0);
+      assert.equal(server.stats.served, 1);
+      late.close();
+      silent.close();
+    } finally {
+      useRuntime(before);
+    }
+  });
+
+  test(`serve() with grace 0: a conn with no request is idle, closed at once by a shutdown ${on}`, async () => {
+    const before = use();
+    try {
+      const { server, port } = await start({ fetch: hello, grace: 0 });
+      const client = await RawClient.open(port);
+      await until(() => server.stats.idle === 1, "the conn to be accepted, idle");
+      assert.equal(server.stats.fresh, 0);
+      await server.shutdown({ timeout: 20_000 });
+      assert.ok(await client.closedByServer());
+      assert.equal(server.stats.total, 0);
+      client.close();
+    } finally {
+      useRuntime(before);
+    }
+  });
+
   test(`HttpServer.shutdown() cuts what outlives its timeout with DrainTimeoutError ${on}`, async () => {
     const before = use();
     try {
@@ -635,6 +682,7 @@ test("serve() rejects bad options", async () => {
     assert.throws(() => serve({ fetch: hello } as unknown as ServeOptions), TypeError);
     assert.throws(() => serve({ listener, fetch: hello, maxBodySize: -1 }), RangeError);
     assert.throws(() => serve({ listener, fetch: hello, idleTimeout: 0 }), RangeError);
+    assert.throws(() => serve({ listener, fetch: hello, grace: -1 }), RangeError);
   } finally {
     await listener.close();
   }

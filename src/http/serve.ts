@@ -23,7 +23,7 @@ import {
   ListenerClosedError,
 } from "../runtime/mod.ts";
 import { DrainTimeoutError } from "../graceful/errors.ts";
-import { checkDrainOptions, type Entry, Tracker } from "../graceful/_tracker.ts";
+import { checkDrainOptions, checkGrace, type Entry, Tracker } from "../graceful/_tracker.ts";
 import {
   abortRequest,
   BodyTooLarge,
@@ -48,9 +48,6 @@ const IDLE = 0;
 const HEAD = 1;
 const BODY = 2;
 const BUSY = 3;
-
-/** How long a shutdown waits for the first request of a conn that has had none. */
-const FRESH_GRACE = 1000;
 
 /** How long a shutdown waits for the next request on a conn idle since less than this. */
 const RECENT_IDLE = 250;
@@ -172,22 +169,26 @@ class Server implements HttpServer {
     checkDrainOptions({ timeout: this.#shutdownTimeout }, "serve");
     this.#host = addrText(this.#listener.addr);
     this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
+    // A new conn is fresh (in use) until its first byte or request, or until
+    // `grace` passes (graceful's rule): a shutdown waits for it meanwhile.
+    const grace = checkGrace(options.grace, "serve");
     this.#tracker = new Tracker<ConnEntry>((entry) => {
       if (this.#cutting || entry.inflight > 0) entry.socket.destroy();
-      else if (entry.served > 0 && entry.phase === IDLE) {
+      else if (entry.phase !== IDLE) {
+        // Its next request is arriving: it gets one answer with
+        // `Connection: close`, or its timeout.
+      } else if (entry.served === 0) {
+        // No request within its grace (or a grace of 0): close it.
+        entry.socket.close();
+      } else {
         // Idle for a while: close now. Idle since just now: its client may be
         // sending the next request already (closing would make it retry):
         // give it until RECENT_IDLE to arrive, answered with `Connection: close`.
         const idleFor = Date.now() - entry.idleSince;
         if (idleFor >= RECENT_IDLE) entry.socket.close();
         else entry.deadline = entry.idleSince + RECENT_IDLE;
-      } // A conn that never had a request (freshly accepted, its request maybe
-      // on the way) or whose next request is arriving is not cut: it gets
-      // one answer with `Connection: close`, or its timeout.
-      else if (entry.phase === IDLE) {
-        entry.deadline = Math.min(entry.deadline, Date.now() + FRESH_GRACE);
       }
-    });
+    }, grace);
     this.#engine = createHttpEngine({
       maxHeaderSize: maxHeader,
       idleTimeout: this.#idleTimeout,
@@ -245,6 +246,8 @@ class Server implements HttpServer {
   #serveConn(conn: Conn & GracefulLike): void {
     const entry: ConnEntry = {
       state: "idle",
+      fresh: false,
+      held: false,
       conn,
       socket: undefined as unknown as HttpSocket,
       inflight: 0,
@@ -256,6 +259,8 @@ class Server implements HttpServer {
     };
     entry.socket = this.#engine.serve(conn, {
       onRead: () => {
+        // The first byte ends freshness (as graceful's first read): in use.
+        if (entry.fresh) this.#tracker.settle(entry, true);
         if (entry.phase === IDLE) {
           entry.phase = HEAD;
           entry.deadline = Date.now() + this.#headersTimeout;
@@ -285,6 +290,8 @@ class Server implements HttpServer {
     }
     this.#requests++;
     entry.inflight++;
+    // The first request ends freshness (the node:net path reports no reads).
+    if (entry.fresh) this.#tracker.settle(entry, true);
     this.#tracker.markInUse(entry);
     entry.conn.markInUse?.();
     if (req.complete) {

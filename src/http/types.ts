@@ -12,8 +12,13 @@ import type { Addr, Conn, Listener } from "../runtime/mod.ts";
 export interface ServerStats {
   /** Connections open and between requests: a shutdown closes them at once. */
   readonly idle: number;
-  /** Connections serving a request: a shutdown waits for them. */
+  /** Connections serving a request, or fresh: a shutdown waits for them. */
   readonly inUse: number;
+  /**
+   * Of `inUse`, how many are fresh: accepted, no request (no byte) yet,
+   * within their grace period (see {@linkcode ServeOptions.grace}).
+   */
+  readonly fresh: number;
   /** Connections handed to the upgrade handler: a shutdown leaves them alone. */
   readonly disowned: number;
   /** Connections open now. */
@@ -120,6 +125,15 @@ export interface ServeOptions {
    * @default {5000}
    */
   idleTimeout?: number;
+  /**
+   * Milliseconds a freshly accepted connection counts as in use before its
+   * first byte or request (graceful's rule, golang/go#22682): a shutdown
+   * waits that long for the request of a connection just opened, then
+   * closes it. `0`: new connections are idle and a shutdown closes the
+   * ones with no request at once.
+   * @default {5000}
+   */
+  grace?: number;
   /**
    * A path answered before the handler: 200 while serving, 503 once a
    * shutdown started (for load balancers' readiness checks).

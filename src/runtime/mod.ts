@@ -80,6 +80,13 @@ export type {
   UnixListenOptions,
   WriteReadiness,
 } from "./types.ts";
+export type {
+  PeerCertificate,
+  Pem,
+  TlsConnectOptions,
+  TlsInfo,
+  TlsListenOptions,
+} from "./types.ts";
 export {
   AddrInUseError,
   ClosedError,
@@ -88,6 +95,7 @@ export {
   ListenerClosedError,
   NetError,
   TimeoutError,
+  TlsHandshakeError,
 } from "./errors.ts";
 export { onSignal } from "./_signals.ts";
 export { acceptAll } from "./accept_all.ts";

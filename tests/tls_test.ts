@@ -13,6 +13,9 @@ import {
   TlsHandshakeError,
   type TlsListenOptions,
 } from "../src/runtime/mod.ts";
+import { wrap } from "../src/graceful/mod.ts";
+import { listenBuffer } from "../src/listenbuffer/mod.ts";
+import { createPoller, Event, handleListener, handleRead } from "../src/poll/mod.ts";
 import { bytes, delay, portOf, readAll, readExactly, test, text } from "./_harness.ts";
 import { haveOpenssl, testCerts } from "./_tls_certs.ts";
 
@@ -298,4 +301,72 @@ t("listen() and connect() check the tls option", async () => {
     connect({ port: 1, tls: { alpn: "h2" } as unknown as TlsConnectOptions }),
     TypeError,
   );
+});
+
+// The wrappers take a TLS listener as any other: it is a plain netkit Listener.
+
+t("listenBuffer({ tls }) holds clients until activation, then hands out TLS conns", async () => {
+  const ready = new AbortController();
+  await using listener = await listenBuffer(
+    { hostname: HOST, port: 0, tls: serverTls() },
+    ready.signal,
+  );
+  // The handshake completes before activation: node:tls accepts eagerly.
+  await using client = await connect({ hostname: HOST, port: portOf(listener), tls: clientTls() });
+  await client.write(bytes("early"));
+  const accepted = listener.accept();
+  ready.abort();
+  await using conn = await accepted;
+  assert.equal(text(await readExactly(conn, 5)), "early");
+  assert.equal(conn.tls?.protocol, "TLSv1.3");
+});
+
+t("graceful wrap() tracks and drains TLS conns", async () => {
+  await using inner = await listen({ hostname: HOST, port: 0, tls: serverTls() });
+  const listener = wrap(inner);
+  const served = (async () => {
+    for await (const conn of listener) {
+      (async () => {
+        const buf = new Uint8Array(64);
+        try {
+          for (let n; (n = await conn.read(buf)) !== null;) {
+            await conn.write(buf.subarray(0, n));
+            conn.markIdle();
+          }
+        } catch {
+          // closed by the drain
+        }
+        conn.close();
+      })();
+    }
+  })();
+  await using client = await connect({ hostname: HOST, port: portOf(inner), tls: clientTls() });
+  await client.write(bytes("hi"));
+  assert.equal(text(await readExactly(client, 2)), "hi");
+  await listener.drain({ timeout: 5000 });
+  await served;
+  assert.equal(listener.stats.accepted, 1);
+  assert.equal(listener.stats.closed, 1);
+  assert.equal(await client.read(new Uint8Array(8)).catch(() => null), null);
+});
+
+t("poll: a TLS listener and conn report readiness", async () => {
+  await using listener = await listen({ hostname: HOST, port: 0, tls: serverTls() });
+  await using poller = createPoller();
+  let onAcceptable!: () => void;
+  const acceptable = new Promise<void>((resolve) => onAcceptable = resolve);
+  const ldesc = handleListener(listener, Event.Read | Event.OneShot);
+  poller.start(ldesc, () => onAcceptable());
+  await using client = await connect({ hostname: HOST, port: portOf(listener), tls: clientTls() });
+  await acceptable;
+  poller.stop(ldesc);
+  await using conn = await listener.accept();
+  let onReadable!: (ev: number) => void;
+  const readable = new Promise<number>((resolve) => onReadable = resolve);
+  const desc = handleRead(conn);
+  poller.start(desc, (ev) => onReadable(ev));
+  await client.write(bytes("ping"));
+  assert.ok(((await readable) & Event.Read) !== 0);
+  poller.stop(desc);
+  assert.equal(text(await readExactly(conn, 4)), "ping");
 });

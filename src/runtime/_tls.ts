@@ -177,15 +177,25 @@ function handleFd(handle: unknown): number | undefined {
   return typeof fd === "number" && fd >= 0 ? fd : undefined;
 }
 
+/** The TCP socket under a server-side TLS socket (Bun has one object for both). */
+function rawOf(socket: tls.TLSSocket): unknown {
+  return (socket as unknown as { _parent?: unknown })._parent ?? socket;
+}
+
 /**
  * A {@linkcode Listener} over a `tls.Server`: accept() hands out conns whose
- * handshake is done; failed handshakes never reach it.
+ * handshake is done; failed handshakes never reach it. `pending` counts the
+ * handshakes in progress too, so that a listener that stops accepting to
+ * hand its socket over (inherit) still serves the clients whose handshake
+ * it had begun.
  */
 export class TlsListener extends BaseListener {
   readonly addr: Addr;
   readonly native: tls.Server;
   #fd: number | undefined;
   #handshakeErrors = 0;
+  readonly #handshaking = new Set<unknown>();
+  #stopped = false;
 
   constructor(
     server: tls.Server,
@@ -201,23 +211,50 @@ export class TlsListener extends BaseListener {
     const unix: [string, string] | undefined = addr.transport === "unix"
       ? [addr.path, ""]
       : undefined;
+    server.on("connection", (raw: net.Socket) => {
+      this.#handshaking.add(raw);
+      raw.once("close", () => this.#settled(raw));
+    });
     server.on("secureConnection", (socket: tls.TLSSocket) => {
+      this.#handshaking.delete(rawOf(socket));
       this._deliver(new TlsConn(socket, unix));
     });
     server.on("tlsClientError", (err: Error, socket: tls.TLSSocket) => {
       this.#handshakeErrors++;
       socket.destroy();
-      if (onHandshakeError === undefined) return;
-      const code = tlsErrorCode(err) ?? (err as { code?: string }).code;
-      onHandshakeError(
-        new TlsHandshakeError(`Cannot accept: TLS handshake failed: ${err.message}`, {
-          code,
-          cause: err,
-        }),
+      const failure = new TlsHandshakeError(
+        `Cannot accept: TLS handshake failed: ${err.message}`,
+        { code: tlsErrorCode(err) ?? (err as { code?: string }).code, cause: err },
       );
+      this.#settled(rawOf(socket), failure);
+      onHandshakeError?.(failure);
     });
     // Errors after listening (EMFILE on accept) go to the oldest waiting accept().
     server.on("error", (err: Error) => this._fail(err));
+  }
+
+  /** A handshake ended without a conn: wake a drain that waits for it. */
+  #settled(raw: unknown, err?: TlsHandshakeError): void {
+    if (!this.#handshaking.delete(raw)) return;
+    if (!this.#stopped || this.closed) return;
+    // Stopped (handing over): an accept() waiting for this handshake gets
+    // a TlsHandshakeError instead of waiting forever.
+    this._fail(
+      err ?? new TlsHandshakeError("Cannot accept: the client left during the TLS handshake"),
+    );
+  }
+
+  /**
+   * Stops taking connections from the kernel queue (see `os.stopAccepting`);
+   * handshakes in progress go on, and `pending` counts them until they end.
+   */
+  stopAccepting(): void {
+    this.#stopped = true;
+    if (this.native.listening) this.native.close();
+  }
+
+  override get pending(): number | undefined {
+    return (super.pending ?? 0) + this.#handshaking.size;
   }
 
   /** How many clients failed their handshake (and were disconnected) so far. */
@@ -232,7 +269,8 @@ export class TlsListener extends BaseListener {
   }
 
   protected _close(): void {
-    this.native.close();
+    this.#handshaking.clear();
+    if (this.native.listening) this.native.close();
   }
 }
 

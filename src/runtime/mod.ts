@@ -256,7 +256,7 @@ export function openResources(): ResourceCounts {
 export const os: Os = createOs((options: ListenOptions): Promise<Listener> => {
   // Deno.listen hides its fd (only /proc, which needs --allow-all, tells it);
   // Deno's node:net hands out a dup of it, so passable listeners use node:net.
-  if (adapter().name !== "deno") return adapter().listen(options);
+  if (adapter().name !== "deno" || options.tls !== undefined) return adapter().listen(options);
   validateListen(options);
   return listenNodeNet(options);
 });

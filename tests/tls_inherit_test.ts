@@ -21,8 +21,8 @@ await allowLongTests();
 
 type Rt = "deno" | "bun" | "node";
 
-const UPGRADES = 4;
-const CONNS = 300;
+const UPGRADES = 3;
+const CONNS = 150;
 const NO_OPENSSL = haveOpenssl() ? false : "needs the openssl command (not found on this machine)";
 
 async function restartUnderLoad(runtimes: Rt[]): Promise<{

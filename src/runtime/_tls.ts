@@ -7,7 +7,7 @@
 // failed handshake is reported to `onHandshakeError` and never reaches
 // accept(). Only src/runtime/ may import this file.
 import * as net from "node:net";
-import * as tls from "node:tls";
+import type * as tls from "node:tls";
 import { BaseListener, checkBacklog } from "./_base_listener.ts";
 import { mapError, tlsErrorCode } from "./_map_error.ts";
 import { NodeConn } from "./_node_net.ts";
@@ -25,6 +25,13 @@ import type {
   TlsInfo,
   TlsListenOptions,
 } from "./types.ts";
+
+/** node:tls, loaded on first use: programs without TLS do not pay for it at start. */
+let nodeTls: Promise<typeof tls> | undefined;
+function loadTls(): Promise<typeof tls> {
+  nodeTls ??= import("node:tls");
+  return nodeTls;
+}
 
 /** The default of {@linkcode TlsListenOptions.handshakeTimeout}. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -279,7 +286,8 @@ export async function listenTls(options: ListenOptions): Promise<Listener> {
   const t = options.tls;
   validateTlsListen(t);
   const bound = checkBacklog(options.backlog);
-  const server = tls.createServer({
+  const tlsApi = await loadTls();
+  const server = tlsApi.createServer({
     cert: pemText(t.cert),
     key: pemText(t.key),
     ca: pemList(t.ca),
@@ -327,11 +335,13 @@ export async function listenTls(options: ListenOptions): Promise<Listener> {
 }
 
 /** Connects with node:tls; resolves once the handshake is done. */
-export function connectTls(options: ConnectOptions): Promise<Conn> {
+export async function connectTls(options: ConnectOptions): Promise<Conn> {
   const t = options.tls;
   validateTlsConnect(t);
   const signal = options.signal;
-  if (signal?.aborted) return Promise.reject(signal.reason);
+  signal?.throwIfAborted();
+  const tlsApi = await loadTls();
+  signal?.throwIfAborted();
   const isUnix = "path" in options;
   const host = isUnix ? undefined : options.hostname ?? "127.0.0.1";
   const what = isUnix ? options.path : `${host}:${options.port}`;
@@ -348,12 +358,12 @@ export function connectTls(options: ConnectOptions): Promise<Conn> {
     allowHalfOpen: true,
   };
   if (isUnix && serverName !== undefined) {
-    common.checkServerIdentity = (_host, cert) => tls.checkServerIdentity(serverName, cert);
+    common.checkServerIdentity = (_host, cert) => tlsApi.checkServerIdentity(serverName, cert);
   }
-  return new Promise<Conn>((resolve, reject) => {
+  return await new Promise<Conn>((resolve, reject) => {
     const socket = isUnix
-      ? tls.connect({ ...common, path: options.path })
-      : tls.connect({ ...common, host, port: options.port });
+      ? tlsApi.connect({ ...common, path: options.path })
+      : tlsApi.connect({ ...common, host, port: options.port });
     let tcpUp = false;
     const onAbort = () => {
       socket.destroy();

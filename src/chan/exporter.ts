@@ -44,6 +44,8 @@ import {
 import type { SessionConfig } from "./_session.ts";
 import { channelHooks } from "./_wait_queue.ts";
 import type { ImportRefusedCode } from "./errors.ts";
+import type { Authenticate } from "./auth.ts";
+import { authenticateImporter, checkAuthenticate } from "./_auth.ts";
 
 /** Options of an {@linkcode Exporter}. */
 export interface ExporterOptions extends ConnectionOptions {
@@ -93,6 +95,15 @@ export interface ExporterOptions extends ConnectionOptions {
    * @default {30000}
    */
   frameTimeout?: number;
+  /**
+   * Decides, before any channel is served, whether to serve an importer:
+   * it sees the importer's token and, on a mutual TLS listener, its
+   * certificate (see {@linkcode Authenticate}). A refused importer is told
+   * why and disconnected; the refusal goes to `errors` as a `ChanAuthError`.
+   *
+   * @default {none: every importer is served}
+   */
+  authenticate?: Authenticate;
 }
 
 /** A snapshot of an {@linkcode Exporter}'s counters. */
@@ -337,6 +348,8 @@ export class Exporter implements AsyncDisposable {
   readonly #ownListeners = new Set<Listener>();
   readonly #errors: ErrorQueue;
   readonly #config: SessionConfig;
+  readonly #authenticate: Authenticate | undefined;
+  readonly #authenticating = new Set<Conn>();
   readonly #waits = new ConditionWaits();
   readonly #abort = new AbortController();
   readonly #host: Host;
@@ -415,6 +428,8 @@ export class Exporter implements AsyncDisposable {
       action,
     );
     this.#config = config;
+    checkAuthenticate(options?.authenticate, "create exporter");
+    this.#authenticate = options?.authenticate;
     this.#errors = new ErrorQueue(errorBuffer);
     const maxWindow = intOption(
       options?.maxWindow,
@@ -737,6 +752,24 @@ export class Exporter implements AsyncDisposable {
       conn.close();
       return Promise.resolve();
     }
+    const hook = this.#authenticate;
+    if (hook === undefined) return this.#serveSession(conn);
+    this.#authenticating.add(conn);
+    return authenticateImporter(conn, hook, this.#config.handshakeTimeout).then(
+      (served) => {
+        this.#authenticating.delete(conn);
+        if (!this.#closed) return this.#serveSession(served);
+        served.close();
+      },
+      (err) => {
+        this.#authenticating.delete(conn);
+        conn.close();
+        if (!this.#closed) this.#errors.push(asError(err));
+      },
+    );
+  }
+
+  #serveSession(conn: Conn): Promise<void> {
     const session = new ExporterSession(conn, this.#config, this.#host);
     session.budget = this.#budget;
     this.#sessions.add(session);
@@ -948,6 +981,7 @@ export class Exporter implements AsyncDisposable {
       entry.pump?.stop();
       entry.unwatch();
     }
+    for (const conn of this.#authenticating) conn.close();
     const sessions = [...this.#sessions];
     const ms = Math.min(this.#config.writeTimeout || 1000, 1000);
     // Close every link first and wait (a while) for the importers' answers:

@@ -41,12 +41,29 @@ import {
 } from "./_protocol.ts";
 import type { SessionConfig } from "./_session.ts";
 import { channelHooks } from "./_wait_queue.ts";
+import { checkToken, presentToken } from "./_auth.ts";
 
 /** Options of an {@linkcode Importer}. */
 export type ImporterOptions = ConnectionOptions;
 
-/** Options of {@linkcode Importer.connect}: where to connect, and the importer's options. */
-export type ImporterConnectOptions = (TcpConnectOptions | UnixConnectOptions) & ImporterOptions;
+/**
+ * Options of {@linkcode Importer.connect}: where to connect (with `tls` to
+ * speak TLS), the importer's options, and a `token` for exporters that
+ * authenticate importers.
+ */
+export type ImporterConnectOptions =
+  & (TcpConnectOptions | UnixConnectOptions)
+  & ImporterOptions
+  & {
+    /**
+     * Sent to the exporter before anything else, for its `authenticate`
+     * hook (at most 4096 UTF-8 bytes). Send it over TLS only: on a plain
+     * connection anyone on the path reads it.
+     *
+     * @default {none}
+     */
+    token?: string;
+  };
 
 /** A snapshot of an {@linkcode Importer}'s counters. */
 export interface ImporterStats {
@@ -226,6 +243,7 @@ export class Importer implements AsyncDisposable {
   #nextId = 1;
   #ended = false;
   #endError: Error | null = null;
+  #lastError: Error | null = null;
   #closing: Promise<void> | undefined;
 
   /**
@@ -249,11 +267,26 @@ export class Importer implements AsyncDisposable {
    * ```
    */
   static async connect(options: ImporterConnectOptions): Promise<Importer> {
-    sessionConfig(options, "connect");
+    const { config } = sessionConfig(options, "connect");
+    checkToken(options.token, "connect");
     const conn = await connect(options);
+    if (options.token !== undefined) {
+      try {
+        await presentToken(conn, options.token, config.handshakeTimeout);
+      } catch (err) {
+        conn.close();
+        throw err;
+      }
+    }
     const importer = new Importer(conn, options);
     try {
       await importer.#ready;
+      // An exporter that refuses at once (authentication) ends the session
+      // in the same read as its preamble.
+      if (importer.#ended) {
+        throw importer.#endError ?? importer.#lastError ??
+          new ClosedError("Cannot connect: the exporter closed the connection");
+      }
     } catch (err) {
       await importer.close();
       throw err;
@@ -296,7 +329,10 @@ export class Importer implements AsyncDisposable {
     });
     this.#ready.catch(() => {});
     const host: Host = {
-      report: (err) => this.#errors.push(err),
+      report: (err) => {
+        this.#lastError = err;
+        this.#errors.push(err);
+      },
       handshake: () => ready.resolve(),
       acked: () => {
         if (this.#waits.size > 0) this.#waits.recheck();

@@ -91,6 +91,8 @@ export type { ChannelOptions, ConnectionOptions, WaitOptions } from "./options.t
 export { Exporter } from "./exporter.ts";
 export type { ExporterOptions, ExporterStats } from "./exporter.ts";
 export { Importer } from "./importer.ts";
+export { ChanAuthError, tokenAuth } from "./auth.ts";
+export type { Authenticate, ChanPeer } from "./auth.ts";
 export type { ImporterConnectOptions, ImporterOptions, ImporterStats } from "./importer.ts";
 // The runtime layer's errors that the networked channels throw.
 export { ClosedError, TimeoutError } from "../runtime/mod.ts";

@@ -16,6 +16,7 @@ import {
   type Conn,
   type Deadline,
   readableOf,
+  type TlsInfo,
   writableOf,
 } from "../runtime/mod.ts";
 import { NotManagedError } from "./errors.ts";
@@ -129,6 +130,11 @@ export class TrackedConn implements GracefulConn {
 
   get fd(): number | undefined {
     return this.#inner.fd;
+  }
+
+  /** What the TLS handshake agreed on, on a TLS conn; else `undefined`. */
+  get tls(): TlsInfo | undefined {
+    return this.#inner.tls;
   }
 
   read(buf: Uint8Array): Promise<number | null> {

@@ -14,8 +14,15 @@
 //   returns the connections the runtime had already taken (node:net and Bun
 //   accept eagerly) until none are left; closing them instead would reset
 //   clients in the middle of a hand-off.
-import { acceptAll, listen, type Listener, ListenerClosedError, os } from "../runtime/mod.ts";
-import type { AbortOptions, Addr, Conn } from "../runtime/mod.ts";
+import {
+  acceptAll,
+  listen,
+  type Listener,
+  ListenerClosedError,
+  os,
+  TlsHandshakeError,
+} from "../runtime/mod.ts";
+import type { AbortOptions, Addr, Conn, TlsListenOptions } from "../runtime/mod.ts";
 
 /** A Unix socket path this process answers for, and the file's identity then. */
 export interface OwnedPath {
@@ -30,6 +37,7 @@ export class NetListener implements Listener {
   handedOff = false;
   readonly #fd: number | undefined;
   readonly #backlog: number | undefined;
+  readonly #tls: TlsListenOptions | undefined;
   readonly #owned: OwnedPath | undefined;
   #inner: Listener | undefined;
   #opening: Promise<Listener> | undefined;
@@ -41,13 +49,14 @@ export class NetListener implements Listener {
 
   constructor(
     addr: Addr,
-    source: { fd: number; backlog?: number } | { listener: Listener },
+    source: { fd: number; backlog?: number; tls?: TlsListenOptions } | { listener: Listener },
     owned?: OwnedPath,
   ) {
     this.addr = addr;
     if ("fd" in source) {
       this.#fd = source.fd;
       this.#backlog = source.backlog;
+      this.#tls = source.tls;
     } else {
       this.#inner = source.listener;
     }
@@ -90,9 +99,12 @@ export class NetListener implements Listener {
 
   #open(): Promise<Listener> {
     if (this.#inner !== undefined) return Promise.resolve(this.#inner);
-    this.#opening ??= listen(
-      this.#backlog === undefined ? { fd: this.#fd! } : { fd: this.#fd!, backlog: this.#backlog },
-    ).then((inner) => {
+    this.#opening ??= listen({
+      fd: this.#fd!,
+      ...(this.#backlog === undefined ? {} : { backlog: this.#backlog }),
+      // TLS is set up again in each process: the socket passed on is plain TCP.
+      ...(this.#tls === undefined ? {} : { tls: this.#tls }),
+    }).then((inner) => {
       this.#inner = inner;
       if (this.#closed) inner.close();
       return inner;
@@ -149,7 +161,14 @@ export class NetListener implements Listener {
   /** Stops the runtime accepting, keeps what it took for accept(), closes. */
   async #drainInto(inner: Listener): Promise<void> {
     if (os.stopAccepting(inner)) {
-      while ((inner.pending ?? 0) > 0) this.#leftovers.push(await inner.accept());
+      while ((inner.pending ?? 0) > 0) {
+        try {
+          this.#leftovers.push(await inner.accept());
+        } catch (err) {
+          // A TLS listener's handshake in progress ended without a conn.
+          if (!(err instanceof TlsHandshakeError)) throw err;
+        }
+      }
     }
     await inner.close();
     if (this.#leftovers.length > 0) {

@@ -13,6 +13,7 @@ import {
   os,
   type Subprocess,
   type TcpListenOptions,
+  type TlsListenOptions,
   type UnixListenOptions,
 } from "../runtime/mod.ts";
 import {
@@ -305,14 +306,20 @@ export class Net implements AsyncDisposable {
     return this.#discovered;
   }
 
-  #claim(slot: Slot, name: string | undefined, key: string, backlog?: number): NetListener {
+  #claim(
+    slot: Slot,
+    name: string | undefined,
+    key: string,
+    backlog?: number,
+    tls?: TlsListenOptions,
+  ): NetListener {
     slot.claimed = true;
     let owned: OwnedPath | undefined;
     if (slot.own && slot.addr?.transport === "unix" && slot.addr.path !== "") {
       const id = os.fileId(slot.addr.path);
       if (id !== undefined) owned = { path: slot.addr.path, id };
     }
-    slot.listener ??= new NetListener(slot.addr!, { fd: slot.fd, backlog }, owned);
+    slot.listener ??= new NetListener(slot.addr!, { fd: slot.fd, backlog, tls }, owned);
     this.#active.push({ listener: slot.listener, name: name ?? slot.name, key: slot.want ?? key });
     return slot.listener;
   }
@@ -378,7 +385,9 @@ export class Net implements AsyncDisposable {
     const open = this.#slots.filter((s) => !s.claimed && !s.closed && s.kind === "listener");
     const slot = open.find((s) => s.want === key) ??
       open.find((s) => s.addr !== undefined && sameAddr(s.addr, address as ListenAddress));
-    return slot === undefined ? undefined : this.#claim(slot, name, key, address.backlog);
+    return slot === undefined
+      ? undefined
+      : this.#claim(slot, name, key, address.backlog, address.tls);
   }
 
   /**

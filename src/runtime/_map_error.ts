@@ -6,6 +6,7 @@ import {
   ConnectionResetError,
   NetError,
   TimeoutError,
+  TlsHandshakeError,
 } from "./errors.ts";
 
 /** Deno's error class names, mapped to the OS codes node:net uses. */
@@ -39,6 +40,14 @@ export function errorCode(err: unknown): string | undefined {
  */
 export function mapError(err: unknown, action: string): Error {
   if (err instanceof NetError) return err;
+  const tlsCode = tlsErrorCode(err);
+  if (tlsCode !== undefined) {
+    const detail = err instanceof Error ? err.message : String(err);
+    return new TlsHandshakeError(`Cannot ${action}: ${detail || tlsCode}`, {
+      code: tlsCode,
+      cause: err,
+    });
+  }
   const code = errorCode(err);
   const detail = err instanceof Error ? err.message : String(err);
   const message = `Cannot ${action}: ${detail || code || "unknown error"}`;
@@ -61,4 +70,15 @@ export function mapError(err: unknown, action: string): Error {
     default:
       return new NetError(message, { code, cause: err });
   }
+}
+
+/** The codes of node:tls (and OpenSSL's certificate checks) that mean a handshake failed. */
+const TLS_CODE =
+  /^(ERR_SSL_|ERR_TLS_|ERR_OSSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_)/;
+
+/** The TLS error code of a runtime error, if it is a TLS handshake failure. */
+export function tlsErrorCode(err: unknown): string | undefined {
+  if (err === null || typeof err !== "object") return undefined;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && TLS_CODE.test(code) ? code : undefined;
 }

@@ -6,6 +6,7 @@
 // would close those (clients see a reset): node:net and Bun accept eagerly.
 import { BunListener } from "./bun.ts";
 import { NodeListener } from "./_node_net.ts";
+import { TlsListener } from "./_tls.ts";
 import type { Listener } from "./types.ts";
 
 /**
@@ -16,6 +17,10 @@ export function stopAccepting(listener: Listener): boolean {
   try {
     if (listener instanceof NodeListener) {
       if (listener.native.listening) listener.native.close();
+      return true;
+    }
+    if (listener instanceof TlsListener) {
+      listener.stopAccepting();
       return true;
     }
     if (listener instanceof BunListener) {

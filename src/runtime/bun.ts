@@ -9,6 +9,7 @@ import { ChunkQueue } from "./_chunk_queue.ts";
 import { ClosedError } from "./errors.ts";
 import { mapError } from "./_map_error.ts";
 import { listenNodeNet } from "./_node_net.ts";
+import { connectTls, listenTls } from "./_tls.ts";
 import { validateConnect, validateListen } from "./_validate.ts";
 import type {
   Addr,
@@ -253,6 +254,7 @@ export const bunRuntime: Runtime = {
   name: "bun",
   async listen(options: ListenOptions): Promise<Listener> {
     validateListen(options);
+    if (options.tls !== undefined) return await listenTls(options);
     const bound = checkBacklog(options.backlog);
     if ("fd" in options) return await listenNodeNet(options);
     const what = "path" in options
@@ -279,6 +281,7 @@ export const bunRuntime: Runtime = {
   },
   async connect(options: ConnectOptions): Promise<Conn> {
     validateConnect(options);
+    if (options.tls !== undefined) return await connectTls(options);
     options.signal?.throwIfAborted();
     const isUnix = "path" in options;
     const what = isUnix ? options.path : `${options.hostname ?? "127.0.0.1"}:${options.port}`;

@@ -8,6 +8,7 @@ import { BaseListener, checkBacklog } from "./_base_listener.ts";
 import { mapError } from "./_map_error.ts";
 import { listenNodeNet } from "./_node_net.ts";
 import { procListenerFd } from "./_proc_fd.ts";
+import { connectTls, listenTls } from "./_tls.ts";
 import { validateConnect, validateListen } from "./_validate.ts";
 import type {
   Addr,
@@ -326,6 +327,7 @@ export const denoRuntime: Runtime = {
   name: "deno",
   async listen(options: ListenOptions): Promise<Listener> {
     validateListen(options);
+    if (options.tls !== undefined) return await listenTls(options);
     const bound = checkBacklog(options.backlog);
     if ("fd" in options) return await listenNodeNet(options);
     const what = "path" in options
@@ -347,6 +349,7 @@ export const denoRuntime: Runtime = {
   },
   async connect(options: ConnectOptions): Promise<Conn> {
     validateConnect(options);
+    if (options.tls !== undefined) return await connectTls(options);
     const signal = options.signal;
     signal?.throwIfAborted();
     const what = "path" in options

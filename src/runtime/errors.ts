@@ -169,3 +169,35 @@ export class TimeoutError extends NetError {
     this.name = "TimeoutError";
   }
 }
+
+/**
+ * A TLS handshake failed: the peer's certificate was refused (expired, wrong
+ * name, unknown CA), the peer refused ours (or sent none where one is
+ * required), or no protocol was agreed. `code` is the TLS library's code,
+ * e.g. `"CERT_HAS_EXPIRED"` or `"ERR_TLS_CERT_ALTNAME_INVALID"`.
+ *
+ * With TLS 1.3 a client learns that the server refused its certificate only
+ * after its own handshake is done: then the first `read()` rejects with
+ * this error rather than `connect()`.
+ *
+ * @example Telling a refused certificate from other errors
+ * ```ts
+ * import { TlsHandshakeError } from "@netkit/netkit/runtime";
+ *
+ * const err = new TlsHandshakeError("Cannot connect: certificate has expired", {
+ *   code: "CERT_HAS_EXPIRED",
+ * });
+ * console.log(err.name, err.code); // "TlsHandshakeError" "CERT_HAS_EXPIRED"
+ * ```
+ */
+export class TlsHandshakeError extends NetError {
+  /**
+   * Makes an error.
+   * @param message What could not be done.
+   * @param options `code` (the TLS library's code) and `cause`.
+   */
+  constructor(message: string, options?: { code?: string; cause?: unknown }) {
+    super(message, { code: options?.code, cause: options?.cause });
+    this.name = "TlsHandshakeError";
+  }
+}

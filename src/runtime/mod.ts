@@ -80,6 +80,13 @@ export type {
   UnixListenOptions,
   WriteReadiness,
 } from "./types.ts";
+export type {
+  PeerCertificate,
+  Pem,
+  TlsConnectOptions,
+  TlsInfo,
+  TlsListenOptions,
+} from "./types.ts";
 export {
   AddrInUseError,
   ClosedError,
@@ -88,6 +95,7 @@ export {
   ListenerClosedError,
   NetError,
   TimeoutError,
+  TlsHandshakeError,
 } from "./errors.ts";
 export { onSignal } from "./_signals.ts";
 export { acceptAll } from "./accept_all.ts";
@@ -166,7 +174,14 @@ export function useRuntime(name: RuntimeName): RuntimeName {
 /**
  * Listens on a TCP port, a Unix socket path, or an inherited listening fd.
  *
- * @param options `{ hostname?, port?, backlog? }`, `{ path, backlog? }` or `{ fd }`.
+ * With `tls: { cert, key, alpn?, requestCert?, ca? }` every accepted conn
+ * speaks TLS (node:tls on every runtime): `accept()` hands out conns whose
+ * handshake is done, with `conn.tls` telling the protocol, ALPN and the
+ * client's certificate; a failed handshake goes to `tls.onHandshakeError`
+ * and never stops the listener. The listener is a plain netkit Listener:
+ * listenBuffer, graceful, poll and inherit take it as any other.
+ *
+ * @param options `{ hostname?, port?, backlog?, tls? }`, `{ path, backlog?, tls? }` or `{ fd, tls? }`.
  * @returns The listener, bound and listening.
  * @throws {AddrInUseError} If the address is taken.
  * @throws {TypeError} If the options are not of one of the three shapes.
@@ -179,6 +194,19 @@ export function useRuntime(name: RuntimeName): RuntimeName {
  * await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
  * console.log(listener.addr); // { transport: "tcp", hostname: "127.0.0.1", port: ... }
  * ```
+ *
+ * @example Serving TLS, with client certificates (mutual TLS)
+ * ```ts ignore
+ * import { listen } from "@netkit/netkit/runtime";
+ *
+ * const pem = (path: string) => Deno.readTextFileSync(path);
+ * await using listener = await listen({
+ *   port: 8443,
+ *   tls: { cert: pem("server.pem"), key: pem("server.key"), requestCert: true, ca: pem("ca.pem") },
+ * });
+ * await using conn = await listener.accept();
+ * console.log(conn.tls?.peerCertificate?.subject.CN);
+ * ```
  */
 export function listen(options: ListenOptions): Promise<Listener> {
   return adapter().listen(options);
@@ -187,9 +215,13 @@ export function listen(options: ListenOptions): Promise<Listener> {
 /**
  * Connects to a TCP or Unix stream server.
  *
- * @param options `{ hostname?, port, signal? }` or `{ path, signal? }`.
+ * With `tls: { ca?, serverName?, cert?, key?, alpn? }` the promise resolves
+ * once the TLS handshake is done; `conn.tls` tells what it agreed on.
+ *
+ * @param options `{ hostname?, port, signal?, tls? }` or `{ path, signal?, tls? }`.
  * @returns The connection.
  * @throws {ConnectionRefusedError} If nobody listens there.
+ * @throws {TlsHandshakeError} If the TLS handshake fails (certificate expired, for another name, of an unknown CA).
  * @throws {TypeError} If the options are not of one of the two shapes.
  * @throws {RangeError} If the port is out of range.
  *
@@ -205,6 +237,18 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * } catch (err) {
  *   console.log(err instanceof ConnectionRefusedError); // true
  * }
+ * ```
+ *
+ * @example Connecting with TLS, checking the server against a private CA
+ * ```ts ignore
+ * import { connect } from "@netkit/netkit/runtime";
+ *
+ * await using conn = await connect({
+ *   hostname: "10.0.0.5",
+ *   port: 8443,
+ *   tls: { ca: Deno.readTextFileSync("ca.pem"), serverName: "api.internal" },
+ * });
+ * console.log(conn.tls?.protocol); // "TLSv1.3"
  * ```
  */
 export function connect(options: ConnectOptions): Promise<Conn> {
@@ -248,7 +292,7 @@ export function openResources(): ResourceCounts {
 export const os: Os = createOs((options: ListenOptions): Promise<Listener> => {
   // Deno.listen hides its fd (only /proc, which needs --allow-all, tells it);
   // Deno's node:net hands out a dup of it, so passable listeners use node:net.
-  if (adapter().name !== "deno") return adapter().listen(options);
+  if (adapter().name !== "deno" || options.tls !== undefined) return adapter().listen(options);
   validateListen(options);
   return listenNodeNet(options);
 });

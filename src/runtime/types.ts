@@ -49,6 +49,8 @@ export interface TcpListenOptions {
    * @default {511}
    */
   backlog?: number;
+  /** Serve TLS on every accepted connection (see {@linkcode TlsListenOptions}). */
+  tls?: TlsListenOptions;
 }
 
 /** Options to listen on a Unix stream socket. */
@@ -60,6 +62,8 @@ export interface UnixListenOptions {
    * @default {511}
    */
   backlog?: number;
+  /** Serve TLS on every accepted connection (see {@linkcode TlsListenOptions}). */
+  tls?: TlsListenOptions;
 }
 
 /** Options to serve a listening socket that already exists (inherited). */
@@ -71,6 +75,11 @@ export interface FdListenOptions {
    * @default {511}
    */
   backlog?: number;
+  /**
+   * Serve TLS on every accepted connection: the inherited socket is plain
+   * TCP, TLS is set up again in each process (see {@linkcode TlsListenOptions}).
+   */
+  tls?: TlsListenOptions;
 }
 
 /** What {@linkcode Runtime.listen} accepts. */
@@ -87,6 +96,8 @@ export interface TcpConnectOptions {
   port: number;
   /** Aborts the attempt; the promise rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** Speak TLS: the promise resolves once the handshake is done (see {@linkcode TlsConnectOptions}). */
+  tls?: TlsConnectOptions;
 }
 
 /** Options to connect to a Unix stream socket. */
@@ -95,6 +106,8 @@ export interface UnixConnectOptions {
   path: string;
   /** Aborts the attempt; the promise rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** Speak TLS (see {@linkcode TlsConnectOptions}); set `serverName` to verify the peer. */
+  tls?: TlsConnectOptions;
 }
 
 /** What {@linkcode Runtime.connect} accepts. */
@@ -158,6 +171,11 @@ export interface Conn extends AsyncDisposable {
   readonly native: unknown;
   /** The OS file descriptor where the runtime tells it, else `undefined`. */
   readonly fd: number | undefined;
+  /**
+   * What the TLS handshake agreed on (protocol, ALPN, the peer's
+   * certificate) on a TLS connection; `undefined` on a plain one.
+   */
+  readonly tls?: TlsInfo | undefined;
   /**
    * Reads up to `buf.length` bytes into `buf`.
    * Resolves with the count read, or `null` at end of stream.
@@ -544,4 +562,100 @@ export interface HttpEngine {
   readonly native: unknown;
   /** Hands a conn to node:http, which serves requests on it until it closes. */
   serve(conn: Conn, hooks: HttpSocketHooks): HttpSocket;
+}
+
+// TLS: options of listen() and connect(), and what a TLS conn tells.
+
+/** PEM text or its bytes: a certificate (chain), a key, or CA certificates. */
+export type Pem = string | Uint8Array;
+
+/** The `tls` option of {@linkcode Runtime.listen}: serve TLS on every accepted connection. */
+export interface TlsListenOptions {
+  /** The server's certificate chain, PEM (leaf first). */
+  cert: Pem;
+  /** The server's private key, PEM. */
+  key: Pem;
+  /**
+   * ALPN protocols offered, most preferred first (e.g. `["http/1.1"]`).
+   * @default {none}
+   */
+  alpn?: string[];
+  /**
+   * Ask every client for a certificate signed by `ca` and refuse the
+   * handshake of a client without one (mutual TLS).
+   * @default {false}
+   */
+  requestCert?: boolean;
+  /**
+   * The CA certificates that client certificates must chain to, PEM.
+   * @default {the system's roots}
+   */
+  ca?: Pem | Pem[];
+  /**
+   * How long a client may take to complete the handshake, in milliseconds;
+   * a client that takes longer is disconnected (never accepted).
+   * @default {10000}
+   */
+  handshakeTimeout?: number;
+  /**
+   * Called with each failed handshake (a `TlsHandshakeError`): the client
+   * is disconnected and the listener goes on accepting.
+   * @default {none}
+   */
+  onHandshakeError?: (err: Error) => void;
+}
+
+/** The `tls` option of {@linkcode Runtime.connect}. */
+export interface TlsConnectOptions {
+  /**
+   * The CA certificates the server's certificate must chain to, PEM.
+   * @default {the system's roots}
+   */
+  ca?: Pem | Pem[];
+  /**
+   * The name the server's certificate must hold (and the SNI sent).
+   * @default {the hostname connected to}
+   */
+  serverName?: string;
+  /** The client's certificate chain, PEM, for servers that ask for one (mutual TLS). */
+  cert?: Pem;
+  /** The client certificate's private key, PEM. */
+  key?: Pem;
+  /**
+   * ALPN protocols offered, most preferred first.
+   * @default {none}
+   */
+  alpn?: string[];
+}
+
+/** A certificate presented by the peer of a TLS connection. */
+export interface PeerCertificate {
+  /** The subject's attributes, e.g. `{ CN: "client1" }`. */
+  readonly subject: Readonly<Record<string, string>>;
+  /** The issuer's attributes. */
+  readonly issuer: Readonly<Record<string, string>>;
+  /** The subject alternative names, as the runtime prints them (`"DNS:localhost, IP Address:127.0.0.1"`), or `undefined`. */
+  readonly subjectAltName: string | undefined;
+  /** The serial number, hex. */
+  readonly serialNumber: string;
+  /** The SHA-256 fingerprint, hex pairs separated by `:`. */
+  readonly fingerprint256: string;
+  /** Not valid before this date (as the runtime prints it). */
+  readonly validFrom: string;
+  /** Not valid after this date (as the runtime prints it). */
+  readonly validTo: string;
+  /** The certificate, DER. */
+  readonly raw: Uint8Array;
+}
+
+/** What the TLS handshake of a connection agreed on ({@linkcode Conn.tls}). */
+export interface TlsInfo {
+  /** The TLS version, e.g. `"TLSv1.3"`, where the runtime tells it. */
+  readonly protocol: string | undefined;
+  /** The ALPN protocol both ends chose, or `undefined`. */
+  readonly alpnProtocol: string | undefined;
+  /** Whether the peer's certificate was verified against the CAs given. */
+  readonly authorized: boolean;
+  /** The peer's certificate, or `undefined` if it sent none. */
+  readonly peerCertificate: PeerCertificate | undefined;
 }

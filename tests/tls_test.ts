@@ -1,0 +1,372 @@
+// TLS in the runtime layer: listen({ tls }) and connect({ tls }) give plain
+// netkit Listeners and Conns. Certificates are made at run time (openssl).
+// TLS goes through node:tls on every adapter, so each test runs once.
+import assert from "node:assert/strict";
+import {
+  type Conn,
+  connect,
+  ConnectionRefusedError,
+  listen,
+  type Listener,
+  NetError,
+  type TlsConnectOptions,
+  TlsHandshakeError,
+  type TlsListenOptions,
+} from "../src/runtime/mod.ts";
+import { wrap } from "../src/graceful/mod.ts";
+import { listenBuffer } from "../src/listenbuffer/mod.ts";
+import { createPoller, Event, handleListener, handleRead } from "../src/poll/mod.ts";
+import { bytes, delay, portOf, readAll, readExactly, test, text } from "./_harness.ts";
+import { haveOpenssl, testCerts } from "./_tls_certs.ts";
+
+const HOST = "127.0.0.1";
+// Deno's node:tls ends the server's handshake before the client has checked
+// the server's certificate, and ends a refused client's conn without an alert.
+const IS_DENO = typeof (globalThis as { Deno?: unknown }).Deno === "object";
+const NO_OPENSSL = haveOpenssl() ? false : "needs the openssl command (not found on this machine)";
+const t = (name: string, fn: () => Promise<void>) => test(name, fn, { skip: NO_OPENSSL });
+
+function serverTls(extra: Partial<TlsListenOptions> = {}): TlsListenOptions {
+  const c = testCerts();
+  return { cert: c.server.cert, key: c.server.key, ...extra };
+}
+
+function clientTls(extra: Partial<TlsConnectOptions> = {}): TlsConnectOptions {
+  return { ca: testCerts().ca, ...extra };
+}
+
+/** Echoes one conn until EOF, then half-closes back. */
+async function echo(conn: Conn): Promise<void> {
+  const buf = new Uint8Array(16 * 1024);
+  while (true) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    await conn.write(buf.slice(0, n));
+  }
+  await conn.closeWrite();
+}
+
+/** One client round trip through an echo listener; true if the echo came back. */
+async function roundTrip(listener: Listener, tls: TlsConnectOptions): Promise<boolean> {
+  const accepted = listener.accept();
+  await using client = await connect({ hostname: HOST, port: portOf(listener), tls });
+  await using conn = await accepted;
+  const served = echo(conn);
+  await client.write(bytes("ping"));
+  await client.closeWrite();
+  const got = text(await readAll(client));
+  await served;
+  return got === "ping";
+}
+
+t("listen({ tls }) and connect({ tls }) echo with half-close", async () => {
+  await using listener = await listen({
+    hostname: HOST,
+    port: 0,
+    tls: serverTls({ alpn: ["http/1.1"] }),
+  });
+  const accepted = listener.accept();
+  await using client = await connect({
+    hostname: HOST,
+    port: portOf(listener),
+    tls: clientTls({ alpn: ["http/1.1"] }),
+  });
+  await using conn = await accepted;
+  const served = echo(conn);
+  const payload = new Uint8Array(256 * 1024).map((_, i) => i % 251);
+  const writing = (async () => {
+    await client.write(payload);
+    await client.closeWrite();
+  })();
+  const back = await readAll(client);
+  await writing;
+  await served;
+  assert.deepEqual(back, payload);
+  assert.equal(client.tls?.protocol, "TLSv1.3");
+  assert.equal(client.tls?.alpnProtocol, "http/1.1");
+  assert.equal(conn.tls?.alpnProtocol, "http/1.1");
+  assert.equal(client.tls?.authorized, true);
+  assert.equal(client.tls?.peerCertificate?.subject.CN, "localhost");
+  assert.match(
+    client.tls?.peerCertificate?.fingerprint256 ?? "",
+    /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/,
+  );
+  assert.ok((client.tls?.peerCertificate?.raw.byteLength ?? 0) > 100);
+  assert.equal(conn.tls?.peerCertificate, undefined);
+});
+
+t("a TLS conn keeps deadlines: a read past its deadline rejects with TimeoutError", async () => {
+  await using listener = await listen({ hostname: HOST, port: 0, tls: serverTls() });
+  const accepted = listener.accept();
+  await using client = await connect({ hostname: HOST, port: portOf(listener), tls: clientTls() });
+  await using conn = await accepted;
+  client.setReadDeadline(Date.now() + 50);
+  await assert.rejects(client.read(new Uint8Array(8)), { name: "TimeoutError" });
+  client.setReadDeadline(null);
+  await conn.write(bytes("late"));
+  assert.equal(text(await readExactly(client, 4)), "late");
+});
+
+t("a plain conn has no tls info", async () => {
+  await using listener = await listen({ hostname: HOST, port: 0 });
+  const accepted = listener.accept();
+  await using client = await connect({ hostname: HOST, port: portOf(listener) });
+  await using conn = await accepted;
+  assert.equal(client.tls, undefined);
+  assert.equal(conn.tls, undefined);
+});
+
+t("connect({ tls }) refuses a certificate for the wrong name with TlsHandshakeError", async () => {
+  const c = testCerts();
+  const errors: Error[] = [];
+  await using listener = await listen({
+    hostname: HOST,
+    port: 0,
+    tls: { ...c.wrongName, onHandshakeError: (err) => errors.push(err) },
+  });
+  let firstRead: unknown = "not accepted";
+  const accepting = listener.accept().then(async (conn) => {
+    firstRead = await conn.read(new Uint8Array(8)).catch((err) => err);
+    conn.close();
+  }, () => {});
+  const err = await connect({ hostname: HOST, port: portOf(listener), tls: clientTls() }).then(
+    () => assert.fail("connected"),
+    (err) => err,
+  );
+  assert.ok(err instanceof TlsHandshakeError, String(err));
+  assert.ok(err instanceof NetError);
+  assert.equal(err.code, "ERR_TLS_CERT_ALTNAME_INVALID");
+  assert.match(err.message, /^Cannot connect to 127\.0\.0\.1:\d+: /);
+  if (IS_DENO) {
+    // Deno: accept() may hand out the conn; it ends at once, with no data.
+    for (let i = 0; i < 100 && firstRead === "not accepted"; i++) await delay(10);
+    assert.ok(
+      firstRead === "not accepted" || firstRead === null || firstRead instanceof NetError,
+      String(firstRead),
+    );
+  } else {
+    await delay(50);
+    assert.equal(firstRead, "not accepted", "accept() must not return a failed handshake");
+  }
+  await listener.close();
+  await accepting;
+});
+
+t("tls.serverName sets the name checked", async () => {
+  const c = testCerts();
+  await using listener = await listen({ hostname: HOST, port: 0, tls: c.wrongName });
+  assert.ok(await roundTrip(listener, clientTls({ serverName: "example.com" })));
+});
+
+t("connect({ tls }) refuses an expired certificate with TlsHandshakeError", async () => {
+  await using listener = await listen({ hostname: HOST, port: 0, tls: testCerts().expired });
+  await assert.rejects(
+    connect({ hostname: HOST, port: portOf(listener), tls: clientTls() }),
+    (err) => err instanceof TlsHandshakeError && err.code === "CERT_HAS_EXPIRED",
+  );
+});
+
+t("connect({ tls }) refuses a server whose CA it does not trust", async () => {
+  await using listener = await listen({ hostname: HOST, port: 0, tls: serverTls() });
+  await assert.rejects(
+    connect({ hostname: HOST, port: portOf(listener), tls: { ca: testCerts().otherCa } }),
+    (err) => err instanceof TlsHandshakeError && typeof err.code === "string",
+  );
+});
+
+t("connect({ tls }) to nobody is ConnectionRefusedError, not a TLS error", async () => {
+  const listener = await listen({ hostname: HOST, port: 0 });
+  const port = portOf(listener);
+  await listener.close();
+  await assert.rejects(
+    connect({ hostname: HOST, port, tls: clientTls() }),
+    (err) => err instanceof ConnectionRefusedError,
+  );
+});
+
+t("mTLS: a client certificate from the CA is accepted and shown on the conn", async () => {
+  const c = testCerts();
+  await using listener = await listen({
+    hostname: HOST,
+    port: 0,
+    tls: serverTls({ requestCert: true, ca: c.ca }),
+  });
+  const accepted = listener.accept();
+  await using client = await connect({
+    hostname: HOST,
+    port: portOf(listener),
+    tls: clientTls(c.client),
+  });
+  await using conn = await accepted;
+  assert.equal(conn.tls?.authorized, true);
+  assert.equal(conn.tls?.peerCertificate?.subject.CN, "client1");
+  assert.equal(conn.tls?.peerCertificate?.issuer.CN, "netkit test CA");
+  await client.write(bytes("hi"));
+  assert.equal(text(await readExactly(conn, 2)), "hi");
+});
+
+/** Connects and reads once: how a TLS 1.3 client learns it was refused. */
+async function refusedClient(listener: Listener, tls: TlsConnectOptions): Promise<unknown> {
+  try {
+    await using client = await connect({ hostname: HOST, port: portOf(listener), tls });
+    // TLS 1.3: the server checks the client's certificate after the client is done.
+    const n = await client.read(new Uint8Array(8));
+    return new Error(`read ${n}`);
+  } catch (err) {
+    return err;
+  }
+}
+
+for (
+  const [what, pick] of [
+    ["no certificate", () => ({})],
+    ["a certificate from another CA", () => testCerts().strangerClient],
+  ] as const
+) {
+  t(`mTLS: a client with ${what} is refused on both sides, the listener goes on`, async () => {
+    const c = testCerts();
+    const errors: Error[] = [];
+    await using listener = await listen({
+      hostname: HOST,
+      port: 0,
+      tls: serverTls({ requestCert: true, ca: c.ca, onHandshakeError: (e) => errors.push(e) }),
+    });
+    const err = await refusedClient(listener, clientTls(pick()));
+    // The client hears of it as a TLS alert, or (Deno and Bun always, Node
+    // when the hang-up wins the race) as the end of the stream.
+    if (err instanceof Error && err.message === "read null") {
+      // The server's error below is the clear one.
+    } else assert.ok(err instanceof TlsHandshakeError, `client error: ${String(err)}`);
+    for (let i = 0; i < 200 && errors.length === 0; i++) await delay(10);
+    assert.equal(errors.length, 1);
+    assert.ok(errors[0] instanceof TlsHandshakeError);
+    assert.match(errors[0].message, /^Cannot accept: TLS handshake failed: /);
+    // Not handed to accept(): the next accepted conn is the good client.
+    assert.ok(await roundTrip(listener, clientTls(c.client)));
+  });
+}
+
+t("a client that speaks no TLS never reaches accept() and does not stop the listener", async () => {
+  const errors: Error[] = [];
+  await using listener = await listen({
+    hostname: HOST,
+    port: 0,
+    tls: serverTls({ onHandshakeError: (e) => errors.push(e) }),
+  });
+  {
+    await using plain = await connect({ hostname: HOST, port: portOf(listener) });
+    await plain.write(bytes("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    // The server hangs up (perhaps after an alert); any bytes are not an echo.
+    try {
+      await readAll(plain);
+    } catch {
+      // A reset is fine too.
+    }
+  }
+  for (let i = 0; i < 200 && errors.length === 0; i++) await delay(10);
+  assert.equal(errors.length, 1);
+  assert.ok(await roundTrip(listener, clientTls()));
+});
+
+t("a client that never finishes its handshake is cut at handshakeTimeout", async () => {
+  const errors: Error[] = [];
+  await using listener = await listen({
+    hostname: HOST,
+    port: 0,
+    tls: serverTls({ handshakeTimeout: 100, onHandshakeError: (e) => errors.push(e) }),
+  });
+  await using silent = await connect({ hostname: HOST, port: portOf(listener) });
+  const end = await readAll(silent).then((b) => b.byteLength, (err) => err);
+  assert.ok(end === 0 || end instanceof NetError, String(end));
+  for (let i = 0; i < 200 && errors.length === 0; i++) await delay(10);
+  assert.equal(errors.length, 1);
+  assert.ok(await roundTrip(listener, clientTls()));
+});
+
+t("listen() and connect() check the tls option", async () => {
+  const c = testCerts();
+  await assert.rejects(
+    listen({ port: 0, tls: { cert: 1 } as unknown as TlsListenOptions }),
+    TypeError,
+  );
+  await assert.rejects(
+    listen({ port: 0, tls: { ...c.server, handshakeTimeout: -1 } }),
+    RangeError,
+  );
+  await assert.rejects(
+    connect({ port: 1, tls: { cert: c.client.cert } }),
+    TypeError,
+  );
+  await assert.rejects(
+    connect({ port: 1, tls: { alpn: "h2" } as unknown as TlsConnectOptions }),
+    TypeError,
+  );
+});
+
+// The wrappers take a TLS listener as any other: it is a plain netkit Listener.
+
+t("listenBuffer({ tls }) holds clients until activation, then hands out TLS conns", async () => {
+  const ready = new AbortController();
+  await using listener = await listenBuffer(
+    { hostname: HOST, port: 0, tls: serverTls() },
+    ready.signal,
+  );
+  // The handshake completes before activation: node:tls accepts eagerly.
+  await using client = await connect({ hostname: HOST, port: portOf(listener), tls: clientTls() });
+  await client.write(bytes("early"));
+  const accepted = listener.accept();
+  ready.abort();
+  await using conn = await accepted;
+  assert.equal(text(await readExactly(conn, 5)), "early");
+  assert.equal(conn.tls?.protocol, "TLSv1.3");
+});
+
+t("graceful wrap() tracks and drains TLS conns", async () => {
+  await using inner = await listen({ hostname: HOST, port: 0, tls: serverTls() });
+  const listener = wrap(inner);
+  const served = (async () => {
+    for await (const conn of listener) {
+      (async () => {
+        const buf = new Uint8Array(64);
+        try {
+          for (let n; (n = await conn.read(buf)) !== null;) {
+            await conn.write(buf.subarray(0, n));
+            conn.markIdle();
+          }
+        } catch {
+          // closed by the drain
+        }
+        conn.close();
+      })();
+    }
+  })();
+  await using client = await connect({ hostname: HOST, port: portOf(inner), tls: clientTls() });
+  await client.write(bytes("hi"));
+  assert.equal(text(await readExactly(client, 2)), "hi");
+  await listener.drain({ timeout: 5000 });
+  await served;
+  assert.equal(listener.stats.accepted, 1);
+  assert.equal(listener.stats.closed, 1);
+  assert.equal(await client.read(new Uint8Array(8)).catch(() => null), null);
+});
+
+t("poll: a TLS listener and conn report readiness", async () => {
+  await using listener = await listen({ hostname: HOST, port: 0, tls: serverTls() });
+  await using poller = createPoller();
+  let onAcceptable!: () => void;
+  const acceptable = new Promise<void>((resolve) => onAcceptable = resolve);
+  const ldesc = handleListener(listener, Event.Read | Event.OneShot);
+  poller.start(ldesc, () => onAcceptable());
+  await using client = await connect({ hostname: HOST, port: portOf(listener), tls: clientTls() });
+  await acceptable;
+  poller.stop(ldesc);
+  await using conn = await listener.accept();
+  let onReadable!: (ev: number) => void;
+  const readable = new Promise<number>((resolve) => onReadable = resolve);
+  const desc = handleRead(conn);
+  poller.start(desc, (ev) => onReadable(ev));
+  await client.write(bytes("ping"));
+  assert.ok(((await readable) & Event.Read) !== 0);
+  poller.stop(desc);
+  assert.equal(text(await readExactly(conn, 4)), "ping");
+});

@@ -44,9 +44,10 @@ export interface TcpListenOptions {
    */
   port?: number;
   /**
-   * The kernel accept queue length. Bun ignores it (always 512); on Bun and
-   * Node the adapter also bounds its own queue of accepted connections by it.
-   * @default {511}
+   * The kernel accept queue length, capped by the kernel at
+   * `net.core.somaxconn`. Bun ignores it (always 512); on Bun and Node the
+   * adapter also bounds its own queue of accepted connections by it.
+   * @default {4096}
    */
   backlog?: number;
 }
@@ -57,7 +58,7 @@ export interface UnixListenOptions {
   path: string;
   /**
    * The kernel accept queue length (see {@linkcode TcpListenOptions.backlog}).
-   * @default {511}
+   * @default {4096}
    */
   backlog?: number;
 }
@@ -68,7 +69,7 @@ export interface FdListenOptions {
   fd: number;
   /**
    * The bound on the adapter's queue of accepted connections.
-   * @default {511}
+   * @default {4096}
    */
   backlog?: number;
 }
@@ -168,9 +169,17 @@ export interface Conn extends AsyncDisposable {
    * taken them; waits while the peer does not read, so memory stays bounded.
    */
   write(bytes: Uint8Array): Promise<number>;
-  /** Half-closes: sends FIN after what was written; reading goes on. */
+  /**
+   * Half-closes: sends FIN after what was written; reading goes on. Writes
+   * after it reject with `ClosedError` on every runtime.
+   */
   closeWrite(): Promise<void>;
-  /** Closes both directions. Pending reads and writes reject. Idempotent. */
+  /**
+   * Closes both directions. Pending reads and writes reject. Idempotent.
+   * Bytes the runtime still buffers get a short linger to reach the kernel
+   * (node:net: until none leaves its buffer for 250 ms, at most 5 s); the
+   * socket is released within that bound even if the peer never reads.
+   */
   close(): void;
   /** A `ReadableStream` over `read()`, created on first use. */
   readonly readable: ReadableStream<Uint8Array>;

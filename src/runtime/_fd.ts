@@ -8,7 +8,7 @@
 //   permission, where /proc needs --allow-all on Deno 2.
 // /proc/self/fd and /proc/net/{tcp,tcp6,unix} tell what an fd is (Linux; on
 // Deno only with --allow-all); without them the callers fall back.
-import { closeSync, readdirSync, readFileSync, readlinkSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, readdirSync, readFileSync, readlinkSync, writeSync } from "node:fs";
 import * as net from "node:net";
 import { hostRuntime } from "./_process.ts";
 import type { FdKind, Listener } from "./types.ts";
@@ -162,6 +162,27 @@ export function inspectFd(fd: number): FdKind | undefined {
     return undefined;
   }
   return { kind: "other" };
+}
+
+/**
+ * What the fd `fd` is now, as a string that changes when the number is
+ * reused for something else: the /proc link (`socket:[inode]`), else (Node,
+ * Bun) the device and inode from fstat. `undefined` if it is not open or
+ * the runtime cannot tell (Deno without --allow-all).
+ */
+export function fdIdentity(fd: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch (err) {
+    if ((err as { code?: unknown }).code === "ENOENT") return undefined;
+  }
+  if (hostRuntime() === "deno") return undefined; // its node:fs takes resource ids
+  try {
+    const st = fstatSync(fd);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The fds this process has open, from /proc (`undefined` where it cannot tell). */

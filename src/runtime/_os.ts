@@ -1,6 +1,6 @@
 // Internal, runtime adapter only: assembles the `os` object of mod.ts from the
 // process, fd and notify parts. Runtime-free itself.
-import { closeFd, inspectFd, listenerFdForChild, writeFdAndClose } from "./_fd.ts";
+import { closeFd, fdIdentity, inspectFd, listenerFdForChild, writeFdAndClose } from "./_fd.ts";
 import { listenNotify, notifyTransport, sendNotify } from "./_notify.ts";
 import { stopAccepting } from "./_stop_accepting.ts";
 import { holdListener } from "./_hold.ts";
@@ -59,6 +59,7 @@ export function createOs(listenPassable: (options: ListenOptions) => Promise<Lis
     writeFdAndClose,
     listenerFd: listenerFdForChild,
     inspectFd,
+    fdId: fdIdentity,
     listenPassable,
     stopAccepting,
     holdListener,

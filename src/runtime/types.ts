@@ -463,6 +463,13 @@ export interface Os {
   /** What fd `fd` is, from /proc; `undefined` where /proc cannot be read. */
   inspectFd(fd: number): FdKind | undefined;
   /**
+   * The identity of what fd `fd` is now (`socket:[inode]` from /proc, else
+   * device and inode from fstat), which changes when the number is reused;
+   * `undefined` if it is not open or the runtime cannot tell (Deno without
+   * `--allow-all`).
+   */
+  fdId(fd: number): string | undefined;
+  /**
    * Listens so that the socket can be passed to a child: on Deno through
    * node:net, whose fd can be had without /proc; elsewhere as `listen()`.
    */

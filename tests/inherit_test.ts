@@ -381,3 +381,13 @@ test("Net takes einhorn's EINHORN_FD_COUNT/EINHORN_FD_<i> and EINHORN_FDS, and u
   // EINHORN_MASTER_PID names another process: a worker's own child; the fds are not ours.
   assert.equal(lineOf(foreign.lines, "INHERITED "), "INHERITED []");
 });
+
+test("Net marks inherited listeners close-on-exec: programs it starts do not hold them", async () => {
+  await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const { lines } = await report({ CHILD_MODE: "cloexec", LISTEN_FDS: "1" }, [listener.fd!]);
+  const [, flag, socket] = lineOf(lines, "CLOEXEC ").split(" ");
+  assert.equal(flag, "fd3=true");
+  const held = lines.filter((l) => l.startsWith("GRANDCHILD_FD ")).map((l) => l.slice(14));
+  assert.ok(held.length >= 3, lines.join("\n"));
+  assert.ok(!held.includes(socket), `the grandchild holds ${socket}: ${held.join(" ")}`);
+});

@@ -291,6 +291,9 @@ function takeInheritance(): { slots: Slot[]; readyFd: number | undefined } {
       slot.want = p.want;
       slot.own = p.own;
     }
+    // Children this program starts must not hold the socket (issue 10):
+    // sd_listen_fds() sets FD_CLOEXEC too.
+    if (slot.kind !== "other") os.setCloseOnExec(fd);
     slots.push(slot);
   }
   const readyText = env.NETKIT_READY_FD;
@@ -299,6 +302,7 @@ function takeInheritance(): { slots: Slot[]; readyFd: number | undefined } {
       ready >= FDS_START + fds.length
     ? ready
     : undefined;
+  if (readyFd !== undefined) os.setCloseOnExec(readyFd);
   return { slots, readyFd };
 }
 

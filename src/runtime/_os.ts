@@ -2,6 +2,7 @@
 // process, fd and notify parts. Runtime-free itself.
 import { closeFd, fdIdentity, inspectFd, listenerFdForChild, writeFdAndClose } from "./_fd.ts";
 import { listenNotify, notifyTransport, sendNotify } from "./_notify.ts";
+import { setCloseOnExec } from "./_cloexec.ts";
 import { stopAccepting } from "./_stop_accepting.ts";
 import { holdListener } from "./_hold.ts";
 import {
@@ -60,6 +61,7 @@ export function createOs(listenPassable: (options: ListenOptions) => Promise<Lis
     listenerFd: listenerFdForChild,
     inspectFd,
     fdId: fdIdentity,
+    setCloseOnExec,
     listenPassable,
     stopAccepting,
     holdListener,

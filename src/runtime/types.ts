@@ -470,6 +470,13 @@ export interface Os {
    */
   fdId(fd: number): string | undefined;
   /**
+   * Marks an inherited fd close-on-exec, so that programs this process
+   * starts do not hold it; returns whether it is now. Deno: through FFI,
+   * only with `--allow-ffi` (or `--allow-all`); Bun: through bun:ffi; Node
+   * has no FFI, but libuv marks inherited fds at start-up (this reports it).
+   */
+  setCloseOnExec(fd: number): boolean;
+  /**
    * Listens so that the socket can be passed to a child: on Deno through
    * node:net, whose fd can be had without /proc; elsewhere as `listen()`.
    */

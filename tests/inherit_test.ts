@@ -19,6 +19,7 @@ import {
   fixturePath,
   partners,
   reap,
+  repoRoot,
   signal,
   startLogged,
   tempDir,
@@ -391,3 +392,50 @@ test("Net marks inherited listeners close-on-exec: programs it starts do not hol
   assert.ok(held.length >= 3, lines.join("\n"));
   assert.ok(!held.includes(socket), `the grandchild holds ${socket}: ${held.join(" ")}`);
 });
+
+/** The `go` binary on PATH, if any. */
+function goBinary(): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(":")) {
+    if (dir !== "" && existsSync(join(dir, "go"))) return join(dir, "go");
+  }
+  return undefined;
+}
+
+const GOPATH = "/usr/share/gocode";
+const gracenetSkip = goBinary() === undefined
+  ? `needs the Go toolchain (apt-get install golang-go) (${current})`
+  : !existsSync(join(GOPATH, "src/github.com/facebookgo/grace/gracenet"))
+  ? `needs facebookgo/grace (apt-get install golang-github-facebookgo-grace-dev) (${current})`
+  : false;
+
+test("Net serves the socket a real Go gracenet parent hands over with StartProcess", async () => {
+  const [dir, cleanup] = tempDir();
+  const pids = new Set<number>();
+  try {
+    const exe = join(dir, "gracenet_parent");
+    const build = startLogged(goBinary()!, [
+      "build",
+      "-o",
+      exe,
+      join(repoRoot(), "tests", "fixtures", "gracenet_parent.go"),
+    ], { env: { GO111MODULE: "off", GOPATH } });
+    assert.equal(await build.exited, 0, build.lines.join("\n"));
+    await build.closed;
+    const [cmd, args] = commandFor(current, "inherit_child");
+    const proc = startLogged(exe, [cmd, ...args], {
+      env: { CHILD_MODE: "serve", LISTEN_FDS: undefined, LISTEN_PID: undefined },
+    });
+    pids.add(proc.pid);
+    const port = field(await proc.line(/^GOPARENT /), "port");
+    const child = field(await proc.line(/^GOSTARTED /), "child");
+    pids.add(child);
+    // gracenet sets LISTEN_FDS and no LISTEN_PID.
+    assert.match(await proc.line(/^ENV /), /LISTEN_FDS=1 LISTEN_FDNAMES=unset pidMatches=false$/);
+    await proc.line(/^SERVING /);
+    assert.equal(await ask({ port }), `child ${child} tcp:127.0.0.1:${port}\n`);
+    await proc.closed;
+  } finally {
+    await reap(pids);
+    cleanup();
+  }
+}, { skip: gracenetSkip });

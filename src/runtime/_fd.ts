@@ -138,8 +138,19 @@ export function inspectFd(fd: number): FdKind | undefined {
   if (m === null) return { kind: "other" };
   const inode = m[1];
   try {
+    // Unix first: its table is small, the TCP one holds every TIME_WAIT too.
+    for (const line of readFileSync("/proc/net/unix", "utf8").split("\n").slice(1)) {
+      if (!line.includes(inode)) continue;
+      const f = line.trim().split(/\s+/);
+      if (f.length <= 6 || f[6] !== inode) continue;
+      // Flags 00010000 is __SO_ACCEPTCON (listening); type 0001 is SOCK_STREAM.
+      const listening = (parseInt(f[3], 16) & 0x10000) !== 0 && f[4] === "0001";
+      if (!listening) return { kind: "other" };
+      return { kind: "listener", addr: { transport: "unix", path: f[7] ?? "" } };
+    }
     for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
       for (const line of readFileSync(file, "utf8").split("\n").slice(1)) {
+        if (!line.includes(inode)) continue;
         const f = line.trim().split(/\s+/);
         if (f.length <= 9 || f[9] !== inode) continue;
         if (f[3] !== "0A") return { kind: "other" };
@@ -149,14 +160,6 @@ export function inspectFd(fd: number): FdKind | undefined {
           addr: { transport: "tcp", hostname: hexIp(ip), port: parseInt(port, 16) },
         };
       }
-    }
-    for (const line of readFileSync("/proc/net/unix", "utf8").split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length <= 6 || f[6] !== inode) continue;
-      // Flags 00010000 is __SO_ACCEPTCON (listening); type 0001 is SOCK_STREAM.
-      const listening = (parseInt(f[3], 16) & 0x10000) !== 0 && f[4] === "0001";
-      if (!listening) return { kind: "other" };
-      return { kind: "listener", addr: { transport: "unix", path: f[7] ?? "" } };
     }
   } catch {
     return undefined;

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import process from "node:process";
 import { Net, NotInheritedError } from "../src/inherit/mod.ts";
 import { AddrInUseError, connect, listen } from "../src/runtime/mod.ts";
 import { portOf, test } from "./_harness.ts";
@@ -18,6 +19,7 @@ import {
   fixturePath,
   partners,
   reap,
+  repoRoot,
   signal,
   startLogged,
   tempDir,
@@ -210,3 +212,230 @@ test(
   },
   { skip: current === "deno" ? false : `runs in the Deno suite only (this is ${current})` },
 );
+
+/** Runs inherit_child (CHILD_MODE=stray) with only `fds` passed and `env` set. */
+async function stray(
+  env: Record<string, string>,
+  options: { listenPid?: boolean; deno?: string[]; fds?: number[] } = {},
+) {
+  const [cmd, args] = commandFor(current, "inherit_child");
+  if (options.deno !== undefined) args.splice(0, 2, "run", ...options.deno);
+  const argv = options.listenPid === false
+    ? [cmd, ...args]
+    : ["/bin/sh", "-c", 'LISTEN_PID=$$; export LISTEN_PID; exec "$@"', "sh", cmd, ...args];
+  const proc = startLogged(argv[0], argv.slice(1), {
+    fds: options.fds,
+    env: { CHILD_MODE: "stray", ...env },
+  });
+  try {
+    const code = await proc.exited;
+    await proc.closed;
+    return { code, lines: proc.lines };
+  } finally {
+    await reap([proc.pid]);
+  }
+}
+
+function lineOf(lines: string[], prefix: string): string {
+  const line = lines.find((l) => l.startsWith(prefix));
+  assert.ok(line !== undefined, `no ${prefix} line in:\n${lines.join("\n")}`);
+  return line;
+}
+
+test("Net with LISTEN_FDS=6 and only fd 3 passed closes fd 3 and none of the runtime's fds", async () => {
+  await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const { code, lines } = await stray({ LISTEN_FDS: "6" }, { fds: [listener.fd!] });
+  assert.equal(code, 0, lines.join("\n"));
+  assert.match(lineOf(lines, "ALIVE"), /^ALIVE read=1$/);
+  const before = lineOf(lines, "FDS_BEFORE ").split(" ").slice(1);
+  const after = lineOf(lines, "FDS_AFTER ").split(" ").slice(1);
+  assert.equal(before[0], "3:listener");
+  assert.equal(after[0], "3:closed");
+  // fds 4-10 are the runtime's (or closed): exactly as they were.
+  assert.deepEqual(after.slice(1), before.slice(1));
+  const inherited = JSON.parse(lineOf(lines, "INHERITED ").slice(10));
+  assert.equal(inherited.length, 6);
+  assert.deepEqual(inherited[0].addr, {
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port: portOf(listener),
+  });
+  for (const l of inherited.slice(1)) assert.equal(l.addr, undefined);
+});
+
+test(
+  "Net on Deno without /proc access (no --allow-all) survives LISTEN_FDS=6 with only fd 3 passed",
+  async () => {
+    await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+    const { code, lines } = await stray({ LISTEN_FDS: "6" }, {
+      fds: [listener.fd!],
+      deno: ["--allow-env", "--allow-net"],
+    });
+    assert.equal(code, 0, lines.join("\n"));
+    assert.match(lineOf(lines, "ALIVE"), /^ALIVE read=1$/);
+  },
+  { skip: current === "deno" ? false : `Deno permissions only (this is ${current})` },
+);
+
+/** Runs inherit_child in report mode with `fds` passed, without LISTEN_PID unless given in `env`. */
+async function report(env: Record<string, string>, fds: number[] = []) {
+  const [cmd, args] = commandFor(current, "inherit_child");
+  const proc = startLogged(cmd, args, { fds, env: { CHILD_MODE: "report", ...env } });
+  try {
+    const code = await proc.exited;
+    await proc.closed;
+    assert.equal(code, 0, proc.lines.join("\n"));
+    return { pid: proc.pid, lines: proc.lines };
+  } finally {
+    await reap([proc.pid]);
+  }
+}
+
+test("new Net() throws InheritanceError naming LISTEN_FDS when it is not a plain decimal count", async () => {
+  const bad = ["0x1", " 1", "1 ", "+1", "1e1", "", "99999", "4097"];
+  const runs = await Promise.all(bad.map((value) => report({ LISTEN_FDS: value })));
+  for (const [i, { lines }] of runs.entries()) {
+    assert.equal(
+      lineOf(lines, "ERROR "),
+      `ERROR InheritanceError: Cannot inherit: LISTEN_FDS must be a decimal number from 0 to 4096, received ${
+        JSON.stringify(bad[i])
+      }`,
+    );
+    // The variables are unset all the same: the second Net finds nothing.
+    assert.equal(lineOf(lines, "INHERITED "), "INHERITED []");
+    assert.equal(lineOf(lines, "AFTER "), "AFTER LISTEN_FDS=unset LISTEN_PID=unset");
+  }
+});
+
+test("Net takes LISTEN_FDS without LISTEN_PID (a gracenet parent) and serves the socket", async () => {
+  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const port = portOf(listener);
+  const [cmd, args] = commandFor(current, "inherit_child");
+  const proc = startLogged(cmd, args, {
+    fds: [listener.fd!],
+    env: {
+      LISTEN_FDS: "1",
+      LISTEN_PID: undefined,
+      CHILD_MODE: "serve",
+      CHILD_SPECS: `tcp:127.0.0.1:${port}`,
+    },
+  });
+  try {
+    assert.match(await proc.line(/^ENV /), /LISTEN_FDS=1 LISTEN_FDNAMES=unset pidMatches=false$/);
+    const inherited = JSON.parse((await proc.line(/^INHERITED /)).slice(10));
+    assert.deepEqual(inherited, [{
+      fd: 3,
+      name: "unknown",
+      addr: { transport: "tcp", hostname: "127.0.0.1", port },
+      claimed: false,
+    }]);
+    await proc.line(/^SERVING /);
+    // From now on only the child accepts on the shared socket.
+    await listener.close();
+    assert.equal(await ask({ port }), `child ${proc.pid} tcp:127.0.0.1:${port}\n`);
+    assert.equal(await proc.exited, 0);
+  } finally {
+    await listener.close();
+    await reap([proc.pid]);
+  }
+});
+
+test("Net trusts NETKIT_LISTEN_ADDRS only where /proc agrees with it", async () => {
+  await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const said = [{
+    want: "unix /tmp/not-this.sock",
+    addr: { transport: "unix", path: "/tmp/not-this.sock" },
+    own: true,
+  }];
+  const { lines } = await report(
+    { LISTEN_FDS: "1", NETKIT_LISTEN_ADDRS: JSON.stringify(said) },
+    [listener.fd!],
+  );
+  const inherited = JSON.parse(lineOf(lines, "INHERITED ").slice(10));
+  assert.deepEqual(inherited[0].addr, {
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port: portOf(listener),
+  });
+});
+
+test("Net takes einhorn's EINHORN_FD_COUNT/EINHORN_FD_<i> and EINHORN_FDS, and unsets them", async () => {
+  await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const addr = { transport: "tcp", hostname: "127.0.0.1", port: portOf(listener) };
+  const master = String(process.pid); // the test runner is the fixture's parent
+  const [counted, listed, foreign] = await Promise.all([
+    report({ EINHORN_FD_COUNT: "1", EINHORN_FD_0: "3", EINHORN_MASTER_PID: master }, [
+      listener.fd!,
+    ]),
+    report({ EINHORN_FDS: "3" }, [listener.fd!]),
+    report({ EINHORN_FD_COUNT: "1", EINHORN_FD_0: "3", EINHORN_MASTER_PID: "1" }, [
+      listener.fd!,
+    ]),
+  ]);
+  for (const { lines } of [counted, listed]) {
+    assert.deepEqual(JSON.parse(lineOf(lines, "INHERITED ").slice(10)), [
+      { fd: 3, name: "einhorn@0", addr, claimed: false },
+    ]);
+    assert.equal(lineOf(lines, "AFTER "), "AFTER LISTEN_FDS=unset LISTEN_PID=unset");
+    assert.equal(lineOf(lines, "FD3_AFTER"), "FD3_AFTER=closed");
+  }
+  // EINHORN_MASTER_PID names another process: a worker's own child; the fds are not ours.
+  assert.equal(lineOf(foreign.lines, "INHERITED "), "INHERITED []");
+});
+
+test("Net marks inherited listeners close-on-exec: programs it starts do not hold them", async () => {
+  await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const { lines } = await report({ CHILD_MODE: "cloexec", LISTEN_FDS: "1" }, [listener.fd!]);
+  const [, flag, socket] = lineOf(lines, "CLOEXEC ").split(" ");
+  assert.equal(flag, "fd3=true");
+  const held = lines.filter((l) => l.startsWith("GRANDCHILD_FD ")).map((l) => l.slice(14));
+  assert.ok(held.length >= 3, lines.join("\n"));
+  assert.ok(!held.includes(socket), `the grandchild holds ${socket}: ${held.join(" ")}`);
+});
+
+/** The `go` binary on PATH, if any. */
+function goBinary(): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(":")) {
+    if (dir !== "" && existsSync(join(dir, "go"))) return join(dir, "go");
+  }
+  return undefined;
+}
+
+const GOPATH = "/usr/share/gocode";
+const gracenetSkip = goBinary() === undefined
+  ? `needs the Go toolchain (apt-get install golang-go) (${current})`
+  : !existsSync(join(GOPATH, "src/github.com/facebookgo/grace/gracenet"))
+  ? `needs facebookgo/grace (apt-get install golang-github-facebookgo-grace-dev) (${current})`
+  : false;
+
+test("Net serves the socket a real Go gracenet parent hands over with StartProcess", async () => {
+  const [dir, cleanup] = tempDir();
+  const pids = new Set<number>();
+  try {
+    const exe = join(dir, "gracenet_parent");
+    const build = startLogged(goBinary()!, [
+      "build",
+      "-o",
+      exe,
+      join(repoRoot(), "tests", "fixtures", "gracenet_parent.go"),
+    ], { env: { GO111MODULE: "off", GOPATH } });
+    assert.equal(await build.exited, 0, build.lines.join("\n"));
+    await build.closed;
+    const [cmd, args] = commandFor(current, "inherit_child");
+    const proc = startLogged(exe, [cmd, ...args], {
+      env: { CHILD_MODE: "serve", LISTEN_FDS: undefined, LISTEN_PID: undefined },
+    });
+    pids.add(proc.pid);
+    const port = field(await proc.line(/^GOPARENT /), "port");
+    const child = field(await proc.line(/^GOSTARTED /), "child");
+    pids.add(child);
+    // gracenet sets LISTEN_FDS and no LISTEN_PID.
+    assert.match(await proc.line(/^ENV /), /LISTEN_FDS=1 LISTEN_FDNAMES=unset pidMatches=false$/);
+    await proc.line(/^SERVING /);
+    assert.equal(await ask({ port }), `child ${child} tcp:127.0.0.1:${port}\n`);
+    await proc.closed;
+  } finally {
+    await reap(pids);
+    cleanup();
+  }
+}, { skip: gracenetSkip });

@@ -2,7 +2,7 @@
 // adapter this runtime has: its native one and, on Deno and Bun, node:net.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -32,6 +32,16 @@ import {
 } from "./_harness.ts";
 
 const HOST = "127.0.0.1";
+
+/** The soft limit on open files (from /proc on Linux; assumed large elsewhere). */
+function openFileLimit(): number {
+  try {
+    const m = /Max open files\s+(\d+)/.exec(readFileSync("/proc/self/limits", "utf8"));
+    return m === null ? Infinity : Number(m[1]);
+  } catch {
+    return Infinity;
+  }
+}
 
 function tmpSockPath(): [string, () => void] {
   const dir = mkdtempSync(join(tmpdir(), "netkit-"));
@@ -420,4 +430,78 @@ for (const adapter of adapters) {
     client.close();
     await listener.close();
   });
+
+  t("Conn.close() releases the socket while the peer reads nothing", async () => {
+    await using listener = await listen({ hostname: HOST, port: 0 });
+    const [server, client] = await pair(listener);
+    await using _c = client;
+    const before = openResources().conns;
+    // Fill the kernel buffers and whatever the runtime buffers itself; the
+    // writes wait (the client does not read) and reject once closed.
+    const chunk = new Uint8Array(1024 * 1024);
+    const writes: Promise<unknown>[] = [];
+    for (let i = 0; i < 16; i++) writes.push(server.write(chunk).catch((err) => err));
+    await delay(100);
+    server.close();
+    const started = Date.now();
+    // Generous bound: it only catches a close that never releases (the fix
+    // makes it well under a second; docs/runtimes.md has the figures).
+    while (openResources().conns >= before && Date.now() - started < 10_000) await delay(10);
+    assert.equal(openResources().conns, before - 1, "close() released the socket");
+    for (const w of await Promise.all(writes)) {
+      if (w !== undefined && typeof w !== "number") assert.ok(w instanceof ClosedError, String(w));
+    }
+    // The socket is really gone: the client drains what reached it, then ends.
+    await assert.rejects(
+      (async () => {
+        const buf = new Uint8Array(256 * 1024);
+        for (let i = 0; i < 100_000; i++) {
+          if ((await client.read(buf)) === null) throw new Error("eof");
+        }
+      })(),
+      (err: unknown) => (err as Error).message === "eof" || err instanceof NetError,
+    );
+  });
+
+  t("Conn.write() after closeWrite() rejects with ClosedError", async () => {
+    await using listener = await listen({ hostname: HOST, port: 0 });
+    const [server, client] = await pair(listener);
+    await using _s = server;
+    await using _c = client;
+    await client.write(bytes("last"));
+    await client.closeWrite();
+    await assert.rejects(client.write(bytes("more")), (err: unknown) => {
+      assert.ok(err instanceof ClosedError, String(err));
+      assert.match((err as Error).message, /^Cannot write: /);
+      return true;
+    });
+    assert.equal(text(await readAll(server)), "last");
+    // The other direction still works.
+    await server.write(bytes("reply"));
+    await server.closeWrite();
+    assert.equal(text(await readAll(client)), "reply");
+  });
+
+  t(
+    "listen() queues a 600-connect burst by default: nobody waits for a SYN retry or is dropped",
+    async () => {
+      // The old default backlog (511) held 512 of them: the rest waited in
+      // SYN retries (Deno) or were closed as over the queue bound (Bun, Node).
+      await using listener = await listen({ hostname: HOST, port: 0 });
+      const port = portOf(listener);
+      const clients = await Promise.all(
+        Array.from({ length: 600 }, () => connect({ hostname: HOST, port })),
+      );
+      try {
+        for (let i = 0; i < clients.length; i++) {
+          const conn = await listener.accept();
+          conn.close();
+        }
+        assert.equal(listener.dropped, 0);
+      } finally {
+        for (const c of clients) c.close();
+      }
+    },
+    openFileLimit() < 2000 ? `needs 2000 open files, the limit is ${openFileLimit()}` : undefined,
+  );
 }

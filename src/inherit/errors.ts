@@ -27,6 +27,33 @@ export class NotInheritedError extends Error {
   }
 }
 
+/**
+ * The inheritance variables are malformed: `LISTEN_FDS` (or einhorn's
+ * `EINHORN_FD_COUNT`, `EINHORN_FD_<i>`, `EINHORN_FDS`) is not a plain decimal
+ * number, or claims more fds than netkit takes (4096). The message names the
+ * variable. Thrown by `new Net()` after the variables were unset, so a
+ * second `new Net()` starts with nothing inherited.
+ *
+ * @example Telling a bad environment apart
+ * ```ts
+ * import { InheritanceError } from "@netkit/netkit/inherit";
+ *
+ * const err = new InheritanceError('Cannot inherit: LISTEN_FDS must be a decimal number from 0 to 4096, received "0x1"');
+ * console.log(err.name); // "InheritanceError"
+ * ```
+ */
+export class InheritanceError extends Error {
+  /**
+   * Makes an error.
+   * @param message What could not be done: `Cannot inherit: <detail>`.
+   * @param options `cause`.
+   */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "InheritanceError";
+  }
+}
+
 /** Why an upgrade failed: see {@linkcode UpgradeError.reason}. */
 export type UpgradeFailure =
   | "closed"

@@ -64,5 +64,5 @@ export { createUpgrader, Upgrader } from "./upgrader.ts";
 export type { UpgradeOptions, UpgraderOptions } from "./upgrader.ts";
 export { notify } from "./notify.ts";
 export type { NotifyState } from "./notify.ts";
-export { NotifyError, NotInheritedError, UpgradeError } from "./errors.ts";
+export { InheritanceError, NotifyError, NotInheritedError, UpgradeError } from "./errors.ts";
 export type { UpgradeFailure } from "./errors.ts";

@@ -21,11 +21,12 @@ import {
   checkName,
   formatAddr,
   type ListenAddress,
+  normalHost,
   requestKey,
   sameAddr,
 } from "./_addr.ts";
 import { NetListener, type OwnedPath } from "./_listener.ts";
-import { NotInheritedError } from "./errors.ts";
+import { InheritanceError, NotInheritedError } from "./errors.ts";
 
 /** Options of {@linkcode Net.listen}: a TCP or Unix address, and an optional name. */
 export type NetListenOptions = (TcpListenOptions | UnixListenOptions) & {
@@ -105,12 +106,23 @@ export const ENV_NAMES: readonly string[] = [
 
 /** The first inherited fd (`SD_LISTEN_FDS_START`). */
 const FDS_START = 3;
+/** The most fds `LISTEN_FDS` may claim: more is an error, not a silent ignore. */
+const MAX_FDS = 4096;
+
+/** einhorn's variables (contribsys/einhorn): read and unset like the systemd ones. */
+const EINHORN_NAMES = ["EINHORN_FD_COUNT", "EINHORN_FDS"];
 
 interface Slot {
   fd: number;
   name: string;
   kind: "listener" | "other" | "unknown";
   addr: Addr | undefined;
+  /**
+   * What the fd was at start-up (its socket inode, from /proc or fstat):
+   * Net closes it only if it still is that; `undefined` where the runtime
+   * cannot tell.
+   */
+  id: string | undefined;
   /** The request the parent's listener answered, when a netkit parent said so. */
   want: string | undefined;
   /** Whether the parent handed over the Unix socket's path with the socket. */
@@ -154,57 +166,154 @@ function parsePassed(text: string | undefined, n: number): (PassedAddr | undefin
   }
 }
 
+/** A count or fd number as systemd writes it: decimal digits only ("0x1", " 1", "+1" are not). */
+function parseDecimal(name: string, text: string, max: number): number {
+  const n = /^[0-9]{1,10}$/.test(text) ? Number(text) : NaN;
+  if (!(n <= max)) {
+    throw new InheritanceError(
+      `Cannot inherit: ${name} must be a decimal number from 0 to ${max}, received ${
+        JSON.stringify(text)
+      }`,
+    );
+  }
+  return n;
+}
+
+/** Whether what the parent said of an fd agrees with what /proc tells. */
+function sameBound(said: Addr, seen: Addr): boolean {
+  if (said.transport !== seen.transport) return false;
+  // /proc/net/unix shows the path a socket was bound at, which a netkit
+  // parent links elsewhere (see _listener.ts): only the transport can agree.
+  if (said.transport === "unix") return seen.transport === "unix";
+  return seen.transport === "tcp" && said.port === seen.port &&
+    normalHost(said.hostname) === normalHost(seen.hostname);
+}
+
+/**
+ * The fds, names and passed addresses the environment offers: systemd's
+ * `LISTEN_FDS` from fd 3 (also without `LISTEN_PID`, as gracenet sets it;
+ * ignored when `LISTEN_PID` names another process), else einhorn's
+ * `EINHORN_FD_COUNT`/`EINHORN_FD_<i>` or `EINHORN_FDS` (ignored when
+ * `EINHORN_MASTER_PID` is not the parent).
+ */
+function offeredFds(
+  env: Record<string, string | undefined>,
+): { fds: number[]; names: string[]; passed: (PassedAddr | undefined)[] } {
+  const none = { fds: [], names: [], passed: [] };
+  const fdsText = env.LISTEN_FDS;
+  if (fdsText !== undefined) {
+    const pidText = env.LISTEN_PID;
+    // systemd's rule where LISTEN_PID is set; gracenet and other parents do not set it.
+    if (pidText !== undefined && pidText !== String(os.pid)) return none;
+    const n = parseDecimal("LISTEN_FDS", fdsText, MAX_FDS);
+    const names = env.LISTEN_FDNAMES === undefined ? [] : env.LISTEN_FDNAMES.split(":");
+    return {
+      fds: Array.from({ length: n }, (_, i) => FDS_START + i),
+      names: Array.from({ length: n }, (_, i) => names[i] || "unknown"),
+      passed: parsePassed(env.NETKIT_LISTEN_ADDRS, n),
+    };
+  }
+  const countText = env.EINHORN_FD_COUNT;
+  const listText = env.EINHORN_FDS;
+  if (countText === undefined && listText === undefined) return none;
+  const master = env.EINHORN_MASTER_PID;
+  if (master !== undefined && master !== String(os.ppid)) return none;
+  let fds: number[];
+  if (countText !== undefined) {
+    const n = parseDecimal("EINHORN_FD_COUNT", countText, MAX_FDS);
+    fds = Array.from({ length: n }, (_, i) => {
+      const name = `EINHORN_FD_${i}`;
+      return parseDecimal(name, env[name] ?? "", 0x7fffffff);
+    });
+  } else {
+    fds = listText!.split(" ").filter((w) => w !== "").map((w) =>
+      parseDecimal("EINHORN_FDS", w, 0x7fffffff)
+    );
+  }
+  if (fds.some((fd) => fd < FDS_START)) {
+    throw new InheritanceError(
+      `Cannot inherit: einhorn fds must be 3 or more, received ${fds.join(" ")}`,
+    );
+  }
+  return { fds, names: fds.map((_, i) => `einhorn@${i}`), passed: [] };
+}
+
 /**
  * Reads the inheritance protocol's variables once per process and unsets
  * them, as `sd_listen_fds(1)` does, so that children the program starts
- * later do not take fd 3 (facebookarchive/grace#44).
+ * later do not take fd 3 (facebookarchive/grace#44). Only fds that are
+ * listening sockets now become listeners; the others (a count larger than
+ * what was passed finds the runtime's own epoll, eventfd or pipes there)
+ * are never used or closed.
  */
 function takeInheritance(): { slots: Slot[]; readyFd: number | undefined } {
   if (inheritanceTaken) return { slots: [], readyFd: undefined };
   inheritanceTaken = true;
-  const [pidText, fdsText, namesText, addrsText, readyText] = ENV_NAMES.map((n) => os.getEnv(n));
-  for (const name of ENV_NAMES) os.unsetEnv(name);
-  // systemd's rule: the fds are ours only if LISTEN_PID names this process.
-  if (pidText === undefined || Number(pidText) !== os.pid || fdsText === undefined) {
-    return { slots: [], readyFd: undefined };
-  }
-  const n = Number(fdsText);
-  if (!Number.isInteger(n) || n < 0 || n > 4096) return { slots: [], readyFd: undefined };
-  const names = namesText === undefined ? [] : namesText.split(":");
-  const passed = parsePassed(addrsText, n);
+  const env: Record<string, string | undefined> = {};
+  const einhornFds = Number(os.getEnv("EINHORN_FD_COUNT"));
+  const einhorn = Number.isInteger(einhornFds) && einhornFds >= 0 && einhornFds <= MAX_FDS
+    ? Array.from({ length: einhornFds }, (_, i) => `EINHORN_FD_${i}`)
+    : [];
+  const names = [...ENV_NAMES, ...EINHORN_NAMES, ...einhorn];
+  for (const name of [...names, "EINHORN_MASTER_PID"]) env[name] = os.getEnv(name);
+  for (const name of names) os.unsetEnv(name);
+  const { fds, names: fdNames, passed } = offeredFds(env);
   const slots: Slot[] = [];
-  for (let i = 0; i < n; i++) {
-    const fd = FDS_START + i;
+  for (const [i, fd] of fds.entries()) {
     const p = passed[i];
     const slot: Slot = {
       fd,
-      name: names[i] || "unknown",
+      name: fdNames[i],
       kind: "unknown",
       addr: undefined,
-      want: p?.want,
-      own: p?.own ?? false,
+      id: os.fdId(fd),
+      want: undefined,
+      own: false,
       claimed: false,
       closed: false,
       listener: undefined,
     };
-    if (p !== undefined) {
+    // A TCP socket a netkit parent described is taken as described: checking
+    // its port means reading /proc/net/tcp, 100-200 ms per restart with 10k
+    // connections in TIME_WAIT. Anything else is checked against /proc.
+    const described = p !== undefined && p.addr.transport === "tcp" &&
+      slot.id?.startsWith("socket:[") === true;
+    const seen = described ? undefined : os.inspectFd(fd);
+    if (described) {
       slot.kind = "listener";
       slot.addr = p.addr;
-    } else {
-      const seen = os.inspectFd(fd);
-      if (seen?.kind === "listener") {
-        slot.kind = "listener";
-        slot.addr = seen.addr;
-      } else if (seen !== undefined) {
-        slot.kind = "other";
+      slot.want = p.want;
+      slot.own = p.own;
+    } else if (seen?.kind === "listener") {
+      slot.kind = "listener";
+      slot.addr = seen.addr;
+      // What a netkit parent said counts only if it is this socket.
+      if (p !== undefined && sameBound(p.addr, seen.addr)) {
+        slot.addr = p.addr;
+        slot.want = p.want;
+        slot.own = p.own;
       }
+    } else if (seen !== undefined) {
+      slot.kind = "other";
+    } else if (p !== undefined) {
+      // No /proc (Deno without --allow-all): trust the netkit parent.
+      slot.kind = "listener";
+      slot.addr = p.addr;
+      slot.want = p.want;
+      slot.own = p.own;
     }
+    // Children this program starts must not hold the socket (issue 10):
+    // sd_listen_fds() sets FD_CLOEXEC too.
+    if (slot.kind !== "other") os.setCloseOnExec(fd);
     slots.push(slot);
   }
+  const readyText = env.NETKIT_READY_FD;
   const ready = Number(readyText);
-  const readyFd = readyText !== undefined && Number.isInteger(ready) && ready >= FDS_START + n
+  const readyFd = readyText !== undefined && /^[0-9]+$/.test(readyText) &&
+      ready >= FDS_START + fds.length
     ? ready
     : undefined;
+  if (readyFd !== undefined) os.setCloseOnExec(readyFd);
   return { slots, readyFd };
 }
 
@@ -235,8 +344,18 @@ export let takeInherited: (
  *
  * The first `Net` made in a process takes the inherited sockets: it reads
  * `LISTEN_FDS` (fds from 3), honours `LISTEN_PID` (the fds are ignored when it
- * names another process, as `sd_listen_fds()` does), reads `LISTEN_FDNAMES`,
- * and unsets them all so that children started later do not take fd 3.
+ * names another process, as `sd_listen_fds()` does; they are taken when it is
+ * absent, as a gracenet parent leaves it), reads `LISTEN_FDNAMES`, and unsets
+ * them all so that children started later do not take fd 3. Without
+ * `LISTEN_FDS` it takes einhorn's sockets (`EINHORN_FD_COUNT` and
+ * `EINHORN_FD_<i>`, or `EINHORN_FDS`; named `einhorn@<i>`) unless
+ * `EINHORN_MASTER_PID` names a process other than the parent.
+ *
+ * Only fds that are listening sockets become listeners, and only those are
+ * ever closed: a `LISTEN_FDS` larger than what was passed points at the
+ * runtime's own fds, which are left alone. Where /proc tells (Linux; Deno
+ * only with `--allow-all`) each fd is checked, and an fd is closed only
+ * while it is still the socket it was at start-up.
  *
  * @example Serving an inherited socket or a fresh one
  * ```ts ignore
@@ -264,7 +383,12 @@ export class Net implements AsyncDisposable {
   /**
    * Makes a Net. The first one in a process takes the inherited sockets
    * and unsets `LISTEN_PID`, `LISTEN_FDS`, `LISTEN_FDNAMES` and netkit's
-   * own `NETKIT_LISTEN_ADDRS` and `NETKIT_READY_FD`; later ones find none.
+   * own `NETKIT_LISTEN_ADDRS` and `NETKIT_READY_FD` (and einhorn's
+   * `EINHORN_FD_COUNT`, `EINHORN_FD_<i>`, `EINHORN_FDS`); later ones find none.
+   *
+   * @throws {InheritanceError} If `LISTEN_FDS` (or an einhorn variable) is
+   * not a plain decimal number (`"0x1"`, `" 1"`) or claims more than 4096
+   * fds. The variables are unset first, so a second `new Net()` works.
    */
   constructor() {
     const { slots, readyFd } = takeInheritance();
@@ -527,7 +651,9 @@ export class Net implements AsyncDisposable {
 
   /**
    * Says this process serves: closes the inherited sockets nobody claimed
-   * (gracenet leaks them) and, when a netkit parent waits for it, tells it
+   * (gracenet leaks them; only listening sockets that are still the ones
+   * inherited, and on Deno without /proc access only those a netkit parent
+   * described or `listen()` looked at) and, when a netkit parent waits for it, tells it
    * (`READY=1` on the fd in `NETKIT_READY_FD`). Call it once every listener
    * is taken and being served. Idempotent.
    *
@@ -552,12 +678,22 @@ export class Net implements AsyncDisposable {
     if (fd !== undefined) await os.writeFdAndClose(fd, `READY=1\nMAINPID=${os.pid}\n`);
   }
 
+  /**
+   * Closes the inherited listening sockets nobody claimed: only those that
+   * were listening sockets at start-up and still are the same socket (or
+   * that the runtime opened as listeners). The number of an fd that was
+   * not one may belong to the runtime or the application by now.
+   */
   async #closeUnclaimed(): Promise<void> {
     for (const slot of this.#slots) {
       if (slot.claimed || slot.closed) continue;
       slot.closed = true;
       if (slot.listener !== undefined) await slot.listener.close();
-      else os.closeFd(slot.fd);
+      else if (
+        slot.kind === "listener" && (slot.id === undefined || os.fdId(slot.fd) === slot.id)
+      ) {
+        os.closeFd(slot.fd);
+      }
     }
   }
 

@@ -269,7 +269,7 @@ class Buffered implements BufferedListener {
  *   refused. `pending` is `undefined`.
  * - **Bun and Node** (and `{ fd }` listeners on every runtime): these accept
  *   eagerly, so the adapter holds accepted connections paused, unread, in a
- *   queue bounded by `backlog` (default 511). A connection that arrives
+ *   queue bounded by `backlog` (default 4096). A connection that arrives
  *   when the queue is full is closed at once and counted in `dropped`.
  *   `pending` tells how many wait.
  *

@@ -10,7 +10,7 @@
  * - Connections made in between are not lost: they are all served after
  *   activation, in arrival order. On Deno they wait in the kernel's accept
  *   queue; on Bun and Node (which accept eagerly) they wait paused, unread,
- *   in a queue bounded by `backlog` (default 511); past the bound they are
+ *   in a queue bounded by `backlog` (default 4096); past the bound they are
  *   closed at once and counted in `dropped`.
  * - `timeout` bounds the wait: if the program is not ready in time, the
  *   listener closes, the waiting connections are closed, and accept() rejects

@@ -46,6 +46,8 @@ export abstract class BaseConn implements Conn {
   abstract readonly fd: number | undefined;
 
   #closeCalled = false;
+  /** closeWrite() was called: writes fail with ClosedError on every runtime. */
+  #writeShut = false;
   #gone = false;
   readonly #readClock = new DeadlineClock("read");
   readonly #writeClock = new DeadlineClock("write");
@@ -136,6 +138,13 @@ export abstract class BaseConn implements Conn {
     if (this.#closeCalled) {
       return Promise.reject(new ClosedError("Cannot write: the connection is closed"));
     }
+    if (this.#writeShut) {
+      // Deno's own error here is BrokenPipe (a reset), node:net's and Bun's a
+      // closed socket: the caller shut this side itself, so ClosedError.
+      return Promise.reject(
+        new ClosedError("Cannot write: the connection is closed for writing (closeWrite)"),
+      );
+    }
     if (this.#writeClock.expired) return Promise.reject(this.#writeClock.error());
     const n = bytes.byteLength;
     if (n === 0) return Promise.resolve(0);
@@ -165,6 +174,7 @@ export abstract class BaseConn implements Conn {
 
   async closeWrite(): Promise<void> {
     if (this.#closeCalled) throw new ClosedError("Cannot close write: the connection is closed");
+    this.#writeShut = true;
     if (this.#writeTail !== null) await this.#writeTail;
     try {
       await this._closeWrite();

@@ -8,7 +8,7 @@
 //   permission, where /proc needs --allow-all on Deno 2.
 // /proc/self/fd and /proc/net/{tcp,tcp6,unix} tell what an fd is (Linux; on
 // Deno only with --allow-all); without them the callers fall back.
-import { closeSync, readdirSync, readFileSync, readlinkSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, readdirSync, readFileSync, readlinkSync, writeSync } from "node:fs";
 import * as net from "node:net";
 import { hostRuntime } from "./_process.ts";
 import type { FdKind, Listener } from "./types.ts";
@@ -138,8 +138,19 @@ export function inspectFd(fd: number): FdKind | undefined {
   if (m === null) return { kind: "other" };
   const inode = m[1];
   try {
+    // Unix first: its table is small, the TCP one holds every TIME_WAIT too.
+    for (const line of readFileSync("/proc/net/unix", "utf8").split("\n").slice(1)) {
+      if (!line.includes(inode)) continue;
+      const f = line.trim().split(/\s+/);
+      if (f.length <= 6 || f[6] !== inode) continue;
+      // Flags 00010000 is __SO_ACCEPTCON (listening); type 0001 is SOCK_STREAM.
+      const listening = (parseInt(f[3], 16) & 0x10000) !== 0 && f[4] === "0001";
+      if (!listening) return { kind: "other" };
+      return { kind: "listener", addr: { transport: "unix", path: f[7] ?? "" } };
+    }
     for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
       for (const line of readFileSync(file, "utf8").split("\n").slice(1)) {
+        if (!line.includes(inode)) continue;
         const f = line.trim().split(/\s+/);
         if (f.length <= 9 || f[9] !== inode) continue;
         if (f[3] !== "0A") return { kind: "other" };
@@ -150,18 +161,31 @@ export function inspectFd(fd: number): FdKind | undefined {
         };
       }
     }
-    for (const line of readFileSync("/proc/net/unix", "utf8").split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length <= 6 || f[6] !== inode) continue;
-      // Flags 00010000 is __SO_ACCEPTCON (listening); type 0001 is SOCK_STREAM.
-      const listening = (parseInt(f[3], 16) & 0x10000) !== 0 && f[4] === "0001";
-      if (!listening) return { kind: "other" };
-      return { kind: "listener", addr: { transport: "unix", path: f[7] ?? "" } };
-    }
   } catch {
     return undefined;
   }
   return { kind: "other" };
+}
+
+/**
+ * What the fd `fd` is now, as a string that changes when the number is
+ * reused for something else: the /proc link (`socket:[inode]`), else (Node,
+ * Bun) the device and inode from fstat. `undefined` if it is not open or
+ * the runtime cannot tell (Deno without --allow-all).
+ */
+export function fdIdentity(fd: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch (err) {
+    if ((err as { code?: unknown }).code === "ENOENT") return undefined;
+  }
+  if (hostRuntime() === "deno") return undefined; // its node:fs takes resource ids
+  try {
+    const st = fstatSync(fd);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The fds this process has open, from /proc (`undefined` where it cannot tell). */

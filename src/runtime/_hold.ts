@@ -12,6 +12,7 @@ import { spawn } from "node:child_process";
 import { denoRuntime } from "./deno.ts";
 import { hostRuntime } from "./_process.ts";
 import { AddrInUseError, NetError } from "./errors.ts";
+import { DEFAULT_BACKLOG } from "./_base_listener.ts";
 import type { Addr, HeldListener, TcpListenOptions, UnixListenOptions } from "./types.ts";
 
 interface BunHoldLibc {
@@ -79,7 +80,7 @@ const ERRNO_EADDRINUSE = 98;
 
 function holdBunSync(options: TcpListenOptions | UnixListenOptions): HeldListener {
   const { libc, ffi } = bunLibc();
-  const backlog = options.backlog ?? 511;
+  const backlog = options.backlog ?? DEFAULT_BACKLOG;
   let family: number, addr: Uint8Array, what: string;
   if ("path" in options) {
     family = 1;
@@ -173,11 +174,13 @@ s.listen(opts, () => {
 });`;
 
 function holdNode(options: TcpListenOptions | UnixListenOptions): Promise<HeldListener> {
-  const listenArgs = "path" in options ? { path: options.path, backlog: options.backlog ?? 511 } : {
-    host: options.hostname ?? "0.0.0.0",
-    port: options.port ?? 0,
-    backlog: options.backlog ?? 511,
-  };
+  const listenArgs = "path" in options
+    ? { path: options.path, backlog: options.backlog ?? DEFAULT_BACKLOG }
+    : {
+      host: options.hostname ?? "0.0.0.0",
+      port: options.port ?? 0,
+      backlog: options.backlog ?? DEFAULT_BACKLOG,
+    };
   const what = "path" in options ? options.path : `${listenArgs.host}:${listenArgs.port}`;
   return new Promise<HeldListener>((resolve, reject) => {
     const child = spawn(process.execPath, ["-e", NODE_BINDER, JSON.stringify(listenArgs)], {

@@ -27,6 +27,13 @@ function tcpAddr(hostname: string | undefined, port: number | undefined): Addr {
   return { transport: "tcp", hostname: hostname ?? "", port: port ?? 0 };
 }
 
+/**
+ * How long close() waits for node:net's buffered bytes to make progress
+ * before it destroys the socket, and how long it waits in all.
+ */
+const CLOSE_LINGER_MS = 250;
+const CLOSE_LINGER_MAX_MS = 5_000;
+
 function closedForRead(): Error {
   return new ClosedError("Cannot read: the connection is closed");
 }
@@ -170,7 +177,18 @@ export class NodeConn extends BaseConn {
       socket.destroy();
       return;
     }
-    // Let what node:net still buffers reach the kernel, then close for good.
+    // Let what node:net still buffers reach the kernel, then close for good;
+    // but a peer that does not read would hold the socket (and its fd) for
+    // ever: destroy it once a linger passes with no byte leaving the buffer.
+    let left = socket.writableLength;
+    let lingered = 0;
+    const timer = setInterval(() => {
+      lingered += CLOSE_LINGER_MS;
+      const now = socket.writableLength;
+      if (now < left && lingered < CLOSE_LINGER_MAX_MS) left = now;
+      else socket.destroy();
+    }, CLOSE_LINGER_MS);
+    socket.once("close", () => clearInterval(timer));
     socket.once("finish", () => socket.destroy());
     if (!socket.writableEnded) socket.end();
   }

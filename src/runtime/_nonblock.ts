@@ -25,7 +25,7 @@ interface Fcntl {
 }
 
 /** libc's fcntl through Deno FFI, or `null`; close it after use (Deno counts it as a resource). */
-function openFcntl(): Fcntl | null {
+export function openFcntl(): Fcntl | null {
   const d = denoNs() as unknown as DenoFfiNs | undefined;
   if (d === undefined) return null;
   try {

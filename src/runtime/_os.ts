@@ -1,7 +1,8 @@
 // Internal, runtime adapter only: assembles the `os` object of mod.ts from the
 // process, fd and notify parts. Runtime-free itself.
-import { closeFd, inspectFd, listenerFdForChild, writeFdAndClose } from "./_fd.ts";
+import { closeFd, fdIdentity, inspectFd, listenerFdForChild, writeFdAndClose } from "./_fd.ts";
 import { listenNotify, notifyTransport, sendNotify } from "./_notify.ts";
+import { setCloseOnExec } from "./_cloexec.ts";
 import { stopAccepting } from "./_stop_accepting.ts";
 import { holdListener } from "./_hold.ts";
 import {
@@ -59,6 +60,8 @@ export function createOs(listenPassable: (options: ListenOptions) => Promise<Lis
     writeFdAndClose,
     listenerFd: listenerFdForChild,
     inspectFd,
+    fdId: fdIdentity,
+    setCloseOnExec,
     listenPassable,
     stopAccepting,
     holdListener,

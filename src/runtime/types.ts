@@ -44,9 +44,10 @@ export interface TcpListenOptions {
    */
   port?: number;
   /**
-   * The kernel accept queue length. Bun ignores it (always 512); on Bun and
-   * Node the adapter also bounds its own queue of accepted connections by it.
-   * @default {511}
+   * The kernel accept queue length, capped by the kernel at
+   * `net.core.somaxconn`. Bun ignores it (always 512); on Bun and Node the
+   * adapter also bounds its own queue of accepted connections by it.
+   * @default {4096}
    */
   backlog?: number;
   /** Serve TLS on every accepted connection (see {@linkcode TlsListenOptions}). */
@@ -59,7 +60,7 @@ export interface UnixListenOptions {
   path: string;
   /**
    * The kernel accept queue length (see {@linkcode TcpListenOptions.backlog}).
-   * @default {511}
+   * @default {4096}
    */
   backlog?: number;
   /** Serve TLS on every accepted connection (see {@linkcode TlsListenOptions}). */
@@ -72,7 +73,7 @@ export interface FdListenOptions {
   fd: number;
   /**
    * The bound on the adapter's queue of accepted connections.
-   * @default {511}
+   * @default {4096}
    */
   backlog?: number;
   /**
@@ -186,9 +187,17 @@ export interface Conn extends AsyncDisposable {
    * taken them; waits while the peer does not read, so memory stays bounded.
    */
   write(bytes: Uint8Array): Promise<number>;
-  /** Half-closes: sends FIN after what was written; reading goes on. */
+  /**
+   * Half-closes: sends FIN after what was written; reading goes on. Writes
+   * after it reject with `ClosedError` on every runtime.
+   */
   closeWrite(): Promise<void>;
-  /** Closes both directions. Pending reads and writes reject. Idempotent. */
+  /**
+   * Closes both directions. Pending reads and writes reject. Idempotent.
+   * Bytes the runtime still buffers get a short linger to reach the kernel
+   * (node:net: until none leaves its buffer for 250 ms, at most 5 s); the
+   * socket is released within that bound even if the peer never reads.
+   */
   close(): void;
   /** A `ReadableStream` over `read()`, created on first use. */
   readonly readable: ReadableStream<Uint8Array>;
@@ -471,6 +480,20 @@ export interface Os {
   listenerFd(listener: Listener): { fd: number; dup: boolean; release(): void } | undefined;
   /** What fd `fd` is, from /proc; `undefined` where /proc cannot be read. */
   inspectFd(fd: number): FdKind | undefined;
+  /**
+   * The identity of what fd `fd` is now (`socket:[inode]` from /proc, else
+   * device and inode from fstat), which changes when the number is reused;
+   * `undefined` if it is not open or the runtime cannot tell (Deno without
+   * `--allow-all`).
+   */
+  fdId(fd: number): string | undefined;
+  /**
+   * Marks an inherited fd close-on-exec, so that programs this process
+   * starts do not hold it; returns whether it is now. Deno: through FFI,
+   * only with `--allow-ffi` (or `--allow-all`); Bun: through bun:ffi; Node
+   * has no FFI, but libuv marks inherited fds at start-up (this reports it).
+   */
+  setCloseOnExec(fd: number): boolean;
   /**
    * Listens so that the socket can be passed to a child: on Deno through
    * node:net, whose fd can be had without /proc; elsewhere as `listen()`.

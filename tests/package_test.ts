@@ -269,6 +269,47 @@ for (const rt of ["node", "bun", "deno"] as const) {
   }, { skip });
 }
 
+/** GET / over a fresh connection (Connection: close); the response body. */
+async function httpGet(port: number, path = "/"): Promise<string> {
+  const raw = await ask(
+    { port },
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
+  );
+  assert.match(raw, /^HTTP\/1\.1 200 /, raw);
+  return raw.slice(raw.indexOf("\r\n\r\n") + 4);
+}
+
+/** Starts examples/http_server.mjs on `rt`, restarts it with SIGHUP, checks the hand-over. */
+async function httpExample(rt: "node" | "bun" | "deno"): Promise<void> {
+  const app = await installed();
+  const args = rt === "deno" ? ["run", "-A", "http_server.mjs"] : ["http_server.mjs"];
+  const server = startLogged(binary(rt), args, { env: { PORT: "0" }, cwd: app });
+  const pids = new Set([server.pid]);
+  try {
+    const first = await server.line(/^pid \d+ serving http on port \d+$/);
+    const port = Number(/port (\d+)/.exec(first)![1]);
+    assert.equal(await httpGet(port, "/a"), `hello from ${server.pid}: /a\n`);
+    signal(server.pid, "SIGHUP");
+    const next = await server.line(
+      new RegExp(`^pid (?!${server.pid} )\\d+ serving http on port ${port}$`),
+    );
+    const nextPid = Number(/pid (\d+)/.exec(next)![1]);
+    pids.add(nextPid);
+    await server.line(new RegExp(`^pid ${server.pid} done$`));
+    assert.equal(await server.exited, 0);
+    assert.equal(await httpGet(port, "/b"), `hello from ${nextPid}: /b\n`);
+  } finally {
+    await reap(pids);
+    await server.closed;
+  }
+}
+
+for (const rt of ["node", "bun", "deno"] as const) {
+  test(`examples/http_server.mjs serves and restarts on SIGHUP as written (${rt})`, async () => {
+    await httpExample(rt);
+  }, { skip });
+}
+
 test(
   "npx netkit run restarts examples/ready_server.mjs, which writes READY=1 to NETKIT_READY_FD",
   async () => {

@@ -336,6 +336,9 @@ test(
       const swapped = await cli.line(/^netkit: ready pid=\d+ \(ready\(\)\); stopping pid=/);
       const next = Number(/pid=(\d+)/.exec(swapped)![1]);
       pids.add(next);
+      // The old copy may still take a connection until its SIGTERM closes its
+      // listener; once it has exited, only the new one answers.
+      await cli.line(new RegExp(`^netkit: pid=${pid} exited with `));
       assert.equal(await ask({ port }, ""), `hello from ${next}\n`);
       signal(cli.pid, "SIGTERM");
       assert.equal(await cli.exited, 0);

@@ -9,7 +9,15 @@ import { Buffer } from "node:buffer";
 import type { Socket } from "node:net";
 import { ConnWrapper } from "./wrapper.ts";
 import { NodeConn } from "./_node_net.ts";
-import type { Conn, HttpEngine, HttpEngineOptions, HttpSocket, HttpSocketHooks } from "./types.ts";
+import { BunConn } from "./bun.ts";
+import type {
+  Conn,
+  HttpEngine,
+  HttpEngineOptions,
+  HttpSocket,
+  HttpSocketHooks,
+  ReadReadiness,
+} from "./types.ts";
 
 /** Where a node:net socket served natively keeps its HttpSocket. */
 const HTTP_SOCKET: unique symbol = Symbol("netkit.httpSocket");
@@ -83,10 +91,25 @@ class ConnSocket extends Duplex implements HttpSocket {
   readonly #rest: Uint8Array[] = [];
   #restEof = false;
 
+  /**
+   * A Bun adapter conn of its own (not a wrapper, which must see every
+   * byte): its chunks are pushed as they come, with no read() (no promise,
+   * no copy) per chunk.
+   */
+  readonly #bun: BunConn | undefined;
+  /** Whether a readiness watch of #bun is set. */
+  #watching = false;
+  readonly #onReadable: (state: ReadReadiness) => void;
+
   constructor(conn: Conn, hooks: HttpSocketHooks) {
     super({ allowHalfOpen: true });
     this.conn = conn;
     this.#hooks = hooks;
+    this.#bun = conn instanceof BunConn ? conn : undefined;
+    this.#onReadable = (state) => {
+      this.#watching = false;
+      if (state !== "closed" && !this.#detached) this.#pull(this.#bun!);
+    };
   }
 
   // What node:http reads of a socket.
@@ -142,7 +165,38 @@ class ConnSocket extends Duplex implements HttpSocket {
   }
 
   override _read(): void {
-    if (this.#reading === undefined && !this.#detached) this.#reading = this.#pump();
+    if (this.#detached) return;
+    if (this.#bun !== undefined) {
+      if (!this.#watching) this.#pull(this.#bun);
+      return;
+    }
+    if (this.#reading === undefined) this.#reading = this.#pump();
+  }
+
+  /** Pushes what the Bun conn has; watches it when it has nothing. */
+  #pull(conn: BunConn): void {
+    while (true) {
+      const got = conn.takeChunks();
+      if (got === undefined) {
+        this.#watching = true;
+        conn.whenReadable(this.#onReadable);
+        return;
+      }
+      if (got === null) {
+        this.push(null);
+        return;
+      }
+      if (got instanceof Error) {
+        this.destroy(got);
+        return;
+      }
+      let n = 0;
+      for (const c of got) n += c.byteLength;
+      this.#hooks.onRead(n);
+      let more = true;
+      for (const c of got) more = this.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+      if (!more || this.#detached) return;
+    }
   }
 
   async #pump(): Promise<void> {
@@ -214,6 +268,10 @@ class ConnSocket extends Duplex implements HttpSocket {
 
   detach(head: Uint8Array): Conn {
     this.#detached = true;
+    if (this.#watching) {
+      this.#watching = false;
+      this.conn.whenReadable?.(null);
+    }
     const rest: Uint8Array[] = [];
     if (head.byteLength > 0) rest.push(head);
     // What was pushed but node:http did not take.

@@ -10,6 +10,7 @@ import type { Socket } from "node:net";
 import { ConnWrapper } from "./wrapper.ts";
 import { NodeConn } from "./_node_net.ts";
 import { BunConn } from "./bun.ts";
+import { DenoConn } from "./deno.ts";
 import type {
   Conn,
   HttpEngine,
@@ -100,12 +101,19 @@ class ConnSocket extends Duplex implements HttpSocket {
   /** Whether a readiness watch of #bun is set. */
   #watching = false;
   readonly #onReadable: (state: ReadReadiness) => void;
+  /**
+   * The `Deno.Conn` of a Deno adapter conn of its own (not a wrapper):
+   * read and written directly, without the adapter's deadline and ordering
+   * promises (the engine owns the conn and sets no deadline).
+   */
+  readonly #deno: DenoConn["native"] | undefined;
 
   constructor(conn: Conn, hooks: HttpSocketHooks) {
     super({ allowHalfOpen: true });
     this.conn = conn;
     this.#hooks = hooks;
     this.#bun = conn instanceof BunConn ? conn : undefined;
+    this.#deno = conn instanceof DenoConn ? conn.native : undefined;
     this.#onReadable = (state) => {
       this.#watching = false;
       if (state !== "closed" && !this.#detached) this.#pull(this.#bun!);
@@ -207,7 +215,7 @@ class ConnSocket extends Duplex implements HttpSocket {
         const buf = scratch.pop() ?? new Uint8Array(READ_SIZE);
         let n: number | null;
         try {
-          n = await this.conn.read(buf);
+          n = this.#deno !== undefined ? await this.#deno.read(buf) : await this.conn.read(buf);
         } catch (err) {
           scratch.push(buf);
           throw err;
@@ -239,7 +247,16 @@ class ConnSocket extends Duplex implements HttpSocket {
     _encoding: BufferEncoding,
     callback: (err?: Error | null) => void,
   ): void {
-    this.conn.write(chunk).then(() => callback(), callback);
+    this.#send(chunk).then(() => callback(), callback);
+  }
+
+  /** Writes all of `bytes`: to the `Deno.Conn` itself where there is one. */
+  #send(bytes: Uint8Array): Promise<unknown> {
+    const deno = this.#deno;
+    if (deno === undefined) return this.conn.write(bytes);
+    return deno.write(bytes).then((n): unknown =>
+      n < bytes.byteLength ? writeAll(deno, bytes, n) : undefined
+    );
   }
 
   override _writev(
@@ -247,7 +264,7 @@ class ConnSocket extends Duplex implements HttpSocket {
     callback: (err?: Error | null) => void,
   ): void {
     const one = chunks.length === 1 ? chunks[0].chunk : Buffer.concat(chunks.map((c) => c.chunk));
-    this.conn.write(one).then(() => callback(), callback);
+    this.#send(one).then(() => callback(), callback);
   }
 
   override _final(callback: (err?: Error | null) => void): void {
@@ -283,6 +300,15 @@ class ConnSocket extends Duplex implements HttpSocket {
       return [more, this.#restEof];
     });
   }
+}
+
+/** Writes the rest of `bytes` from `off` (Deno writes partially). */
+async function writeAll(
+  deno: DenoConn["native"],
+  bytes: Uint8Array,
+  off: number,
+): Promise<void> {
+  while (off < bytes.byteLength) off += await deno.write(bytes.subarray(off));
 }
 
 /** The conn of an upgraded request: what node:http had read first, then the rest. */

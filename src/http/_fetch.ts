@@ -344,15 +344,8 @@ export async function writeResponse(
   if (cookies) headers["set-cookie"] = response.headers.getSetCookie();
   if (close) headers["connection"] = "close";
   if (response.statusText !== "") res.statusMessage = response.statusText;
-  const body = response.body;
-  if (body === null || head) {
-    if (body !== null) body.cancel().catch(() => {});
-    if (res.headersSent || res.destroyed) return;
-    res.writeHead(response.status, headers);
-    res.end();
-    return;
-  }
-  const known = staticBody(response);
+  // Before `response.body`: on Deno that getter builds a stream (17 µs).
+  const known = head ? undefined : staticBody(response);
   if (known !== undefined) {
     if (res.headersSent || res.destroyed) return;
     if (headers["content-length"] === undefined) {
@@ -362,6 +355,14 @@ export async function writeResponse(
     }
     res.writeHead(response.status, headers);
     res.end(known);
+    return;
+  }
+  const body = response.body;
+  if (body === null || head) {
+    if (body !== null) body.cancel().catch(() => {});
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(response.status, headers);
+    res.end();
     return;
   }
   const reader = body.getReader();

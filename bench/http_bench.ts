@@ -2,8 +2,12 @@
 // on the runtime's own servers, measured side by side in one run.
 //   deno run -A bench/http_bench.ts [rounds]     bun bench/http_bench.ts [rounds]
 //   node npm/esm/bench/http_bench.js [rounds]    (after node scripts/build_npm.mjs)
+//   [rounds] [kind,kind,...] to run only some servers.
 // Servers (each in a child process on this runtime):
 // - node-http: node:http's createServer().listen() with a (req, res) handler;
+// - node-http-fetch: the same server with the fetch handler, converted by
+//              serve()'s own conversion (the lazy Request, writeResponse()):
+//              the cost of the conversion alone, without serve()'s conn path;
 // - native:    Deno.serve / Bun.serve with a fetch handler (none on Node);
 // - fetch:     serve({ listener: await listen(...), fetch }) (netkit);
 // - handler:   serve({ listener, handler }) with the (req, res) handler (netkit);
@@ -20,6 +24,12 @@ import { createServer } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "../src/http/mod.ts";
+import {
+  type NodeRequest,
+  type NodeResponse,
+  toRequest,
+  writeResponse,
+} from "../src/http/_fetch.ts";
 import { listen, runtime, useRuntime } from "../src/runtime/mod.ts";
 import { repoRoot } from "./_servers.ts";
 
@@ -28,18 +38,36 @@ const args: string[] = g.process.argv.slice(2);
 const SECONDS = 2;
 const CONNS = 10;
 
-type Kind = "node-http" | "native" | "fetch" | "handler" | "fetch-nodenet" | "handler-nodenet";
+type Kind =
+  | "node-http"
+  | "node-http-fetch"
+  | "native"
+  | "fetch"
+  | "handler"
+  | "fetch-nodenet"
+  | "handler-nodenet";
 
 const nodeHandler = (_req: unknown, res: any) => {
   res.writeHead(200, { "content-type": "text/plain", "content-length": "2" });
   res.end("ok");
 };
-const fetchHandler = () => new Response("ok", { headers: { "content-type": "text/plain" } });
+const fetchHandler = (_request?: Request) =>
+  new Response("ok", { headers: { "content-type": "text/plain" } });
 
 async function startServer(kind: Kind): Promise<number> {
   switch (kind) {
     case "node-http": {
       const server = createServer(nodeHandler);
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      return (server.address() as any).port;
+    }
+    case "node-http-fetch": {
+      const server = createServer((req, res) => {
+        const request = toRequest(req as NodeRequest, "127.0.0.1", 1 << 24, () => {});
+        Promise.resolve(fetchHandler(request)).then((response) =>
+          writeResponse(res as unknown as NodeResponse, response, req.method === "HEAD", false)
+        );
+      });
       await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
       return (server.address() as any).port;
     }
@@ -192,9 +220,20 @@ if (args[0] === "server") {
   console.log(`RESULT ${Math.round(r)}`);
 } else {
   const rounds = Number(args[0] ?? 3);
-  const kinds: Kind[] = runtime.name === "node"
-    ? ["node-http", "fetch", "handler"]
-    : ["node-http", "native", "fetch", "handler", "fetch-nodenet", "handler-nodenet"];
+  const all: Kind[] = runtime.name === "node"
+    ? ["node-http", "node-http-fetch", "fetch", "handler"]
+    : [
+      "node-http",
+      "node-http-fetch",
+      "native",
+      "fetch",
+      "handler",
+      "fetch-nodenet",
+      "handler-nodenet",
+    ];
+  const kinds = args[1] === undefined
+    ? all
+    : all.filter((k) => k === "node-http" || args[1].split(",").includes(k));
   const res: Record<string, Sample[]> = {};
   for (const k of kinds) res[k] = [];
   for (let i = 0; i < rounds; i++) {
@@ -217,6 +256,7 @@ if (args[0] === "server") {
   console.log("|---|---|---|---|---|---|---|---|");
   const names: Record<Kind, string> = {
     "node-http": "node:http",
+    "node-http-fetch": "node:http + fetch (serve()'s conversion)",
     native: nativeName,
     fetch: "serve({ fetch })",
     handler: "serve({ handler })",
@@ -235,4 +275,26 @@ if (args[0] === "server") {
       } |`,
     );
   }
+  // The two comparisons issue 9 asks for, each with the same handler on both sides.
+  const compare = (ours: Kind, theirs: Kind, what: string, target?: number) => {
+    const a = med[ours];
+    const b = med[theirs];
+    if (a === undefined || b === undefined) return;
+    const rate = a.rate / b.rate;
+    const cpu = b.cpu / a.cpu;
+    const verdict = target === undefined
+      ? ""
+      : `; target ≥ ${target}: ${Math.min(rate, cpu) >= target ? "met" : "not met"}`;
+    console.log(
+      `${runtime.name}: ${names[ours]} ÷ ${names[theirs]} (${what}): req/s ${f(rate)}, CPU ${
+        f(cpu)
+      }${verdict}`,
+    );
+  };
+  console.log("");
+  compare("handler", "node-http", "same node-style handler", 0.9);
+  compare("handler-nodenet", "node-http", "same node-style handler", 0.9);
+  compare("fetch", "native", "same fetch handler");
+  compare("fetch", "node-http-fetch", "same fetch handler");
+  compare("fetch", "node-http", "fetch handler vs node-style handler", 0.9);
 }

@@ -55,6 +55,11 @@ const RECENT_IDLE = 250;
 /** How often the timeouts are checked during a shutdown. */
 const DRAIN_TICK = 25;
 
+/** Where a response keeps its conn's entry until it is done, and its fetch request. */
+const ENTRY: unique symbol = Symbol("netkit.http.entry");
+const REQUEST: unique symbol = Symbol("netkit.http.request");
+type Tagged = NodeResponse & { [ENTRY]?: ConnEntry; [REQUEST]?: Request };
+
 /** The optional members of a graceful conn (graceful's wrap()) that serve() keeps informed. */
 interface GracefulLike {
   markIdle?(): void;
@@ -134,6 +139,8 @@ class Server implements HttpServer {
   /** Responses not yet started, to mark `Connection: close` when a shutdown starts. */
   readonly #open = new Set<NodeResponse>();
   readonly #host: string;
+  readonly #onFinish: (this: NodeResponse) => void;
+  readonly #onClose: (this: NodeResponse) => void;
   #sweeper: ReturnType<typeof setInterval>;
   readonly #accepting: Promise<void>;
   #requests = 0;
@@ -168,6 +175,15 @@ class Server implements HttpServer {
     this.#shutdownTimeout = options.shutdownTimeout ?? 30_000;
     checkDrainOptions({ timeout: this.#shutdownTimeout }, "serve");
     this.#host = addrText(this.#listener.addr);
+    const done = (res: NodeResponse) => this.#done(res);
+    this.#onFinish = function (this: NodeResponse) {
+      done(this);
+    };
+    this.#onClose = function (this: NodeResponse) {
+      const request = (this as Tagged)[REQUEST];
+      if (request !== undefined && !this.writableFinished) abortRequest(request);
+      done(this);
+    };
     this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
     // A new conn is fresh (in use) until its first byte or request, or until
     // `grace` passes (graceful's rule): a shutdown waits for it meanwhile.
@@ -308,24 +324,10 @@ class Server implements HttpServer {
       });
     }
     this.#open.add(res);
-    let ended = false;
-    const end = () => {
-      if (ended) return;
-      ended = true;
-      this.#open.delete(res);
-      this.#requests--;
-      this.#served++;
-      entry.served++;
-      if (--entry.inflight === 0) {
-        entry.phase = IDLE;
-        entry.idleSince = Date.now();
-        entry.deadline = entry.idleSince + this.#idleTimeout;
-        entry.conn.markIdle?.();
-        this.#tracker.markIdle(entry);
-      }
-    };
-    res.once("finish", end);
-    res.once("close", end);
+    // Shared listeners (no closures per request), the entry on the response.
+    (res as Tagged)[ENTRY] = entry;
+    res.on("finish", this.#onFinish);
+    res.on("close", this.#onClose);
     const draining = this.#shutdown !== undefined;
     if (draining) res.setHeader("connection", "close");
 
@@ -357,6 +359,24 @@ class Server implements HttpServer {
     }
   }
 
+  /** A response finished or its socket closed: the request is done (once). */
+  #done(res: NodeResponse): void {
+    const entry = (res as Tagged)[ENTRY];
+    if (entry === undefined) return;
+    (res as Tagged)[ENTRY] = undefined;
+    this.#open.delete(res);
+    this.#requests--;
+    this.#served++;
+    entry.served++;
+    if (--entry.inflight === 0) {
+      entry.phase = IDLE;
+      entry.idleSince = Date.now();
+      entry.deadline = entry.idleSince + this.#idleTimeout;
+      entry.conn.markIdle?.();
+      this.#tracker.markIdle(entry);
+    }
+  }
+
   #tooLarge(res: NodeResponse): void {
     if (res.headersSent || res.destroyed) return;
     res.writeHead(413, { "connection": "close", "content-length": "0" });
@@ -372,10 +392,8 @@ class Server implements HttpServer {
     let request: Request | undefined;
     try {
       request = toRequest(req, this.#host, this.#maxBody, () => this.#tooLarge(res));
-      const made = request;
-      res.once("close", () => {
-        if (!res.writableFinished) abortRequest(made);
-      });
+      // Aborted by #onClose if the client goes away first.
+      (res as Tagged)[REQUEST] = request;
       const info: ServeInfo = { remoteAddr: entry.conn.remoteAddr, conn: entry.conn };
       const response = await fetch(request, info);
       if (!(response instanceof Response)) {

@@ -8,6 +8,8 @@ import type { ReadReadiness } from "./types.ts";
 /** How many unread bytes a conn buffers before it pauses the socket. */
 export const HIGH_WATER: number = 64 * 1024;
 
+const EMPTY = new Uint8Array(0);
+
 export class ChunkQueue {
   readonly #pause: () => void;
   readonly #resume: () => void;
@@ -136,6 +138,29 @@ export class ChunkQueue {
       for (const fn of wake) fn();
     }
     if (this.#watch !== null) this.#fireWatch();
+  }
+
+  /**
+   * Takes every chunk received and not read yet, whole (no copy): for a
+   * reader that consumes chunks as they come (the HTTP engine). `null` at
+   * EOF, the error after a failure, `undefined` when nothing waits (the
+   * socket flows: watch() says when to look again).
+   */
+  takeAll(): Uint8Array[] | null | Error | undefined {
+    if (this.#size === 0) {
+      const end = this.#take(EMPTY);
+      return typeof end === "number" ? undefined : end;
+    }
+    const chunks = this.#chunks;
+    if (this.#offset !== 0) chunks[0] = chunks[0].subarray(this.#offset);
+    this.#chunks = [];
+    this.#offset = 0;
+    this.#size = 0;
+    if (!this.#flowing && !this.ended) {
+      this.#flowing = true;
+      this.#resume();
+    }
+    return chunks;
   }
 
   /** Copies what is there; `undefined` means "wait". */

@@ -157,6 +157,16 @@ export class BunConn extends BaseConn {
     return this.#queue.read(buf, token);
   }
 
+  /**
+   * @internal For the HTTP engine, which owns the conn: the chunks received
+   * and not read yet, whole (see ChunkQueue.takeAll()); `whenReadable()`
+   * says when more came.
+   */
+  takeChunks(): Uint8Array[] | null | Error | undefined {
+    if (this.closed) return new ClosedError("Cannot read: the connection is closed");
+    return this.#queue.takeAll();
+  }
+
   protected override _watchReadable(
     fire: ((state: ReadReadiness) => void) | null,
     edge: boolean,

@@ -9,7 +9,16 @@ import { Buffer } from "node:buffer";
 import type { Socket } from "node:net";
 import { ConnWrapper } from "./wrapper.ts";
 import { NodeConn } from "./_node_net.ts";
-import type { Conn, HttpEngine, HttpEngineOptions, HttpSocket, HttpSocketHooks } from "./types.ts";
+import { BunConn } from "./bun.ts";
+import { DenoConn } from "./deno.ts";
+import type {
+  Conn,
+  HttpEngine,
+  HttpEngineOptions,
+  HttpSocket,
+  HttpSocketHooks,
+  ReadReadiness,
+} from "./types.ts";
 
 /** Where a node:net socket served natively keeps its HttpSocket. */
 const HTTP_SOCKET: unique symbol = Symbol("netkit.httpSocket");
@@ -83,10 +92,32 @@ class ConnSocket extends Duplex implements HttpSocket {
   readonly #rest: Uint8Array[] = [];
   #restEof = false;
 
+  /**
+   * A Bun adapter conn of its own (not a wrapper, which must see every
+   * byte): its chunks are pushed as they come, with no read() (no promise,
+   * no copy) per chunk.
+   */
+  readonly #bun: BunConn | undefined;
+  /** Whether a readiness watch of #bun is set. */
+  #watching = false;
+  readonly #onReadable: (state: ReadReadiness) => void;
+  /**
+   * The `Deno.Conn` of a Deno adapter conn of its own (not a wrapper):
+   * read and written directly, without the adapter's deadline and ordering
+   * promises (the engine owns the conn and sets no deadline).
+   */
+  readonly #deno: DenoConn["native"] | undefined;
+
   constructor(conn: Conn, hooks: HttpSocketHooks) {
     super({ allowHalfOpen: true });
     this.conn = conn;
     this.#hooks = hooks;
+    this.#bun = conn instanceof BunConn ? conn : undefined;
+    this.#deno = conn instanceof DenoConn ? conn.native : undefined;
+    this.#onReadable = (state) => {
+      this.#watching = false;
+      if (state !== "closed" && !this.#detached) this.#pull(this.#bun!);
+    };
   }
 
   // What node:http reads of a socket.
@@ -142,7 +173,38 @@ class ConnSocket extends Duplex implements HttpSocket {
   }
 
   override _read(): void {
-    if (this.#reading === undefined && !this.#detached) this.#reading = this.#pump();
+    if (this.#detached) return;
+    if (this.#bun !== undefined) {
+      if (!this.#watching) this.#pull(this.#bun);
+      return;
+    }
+    if (this.#reading === undefined) this.#reading = this.#pump();
+  }
+
+  /** Pushes what the Bun conn has; watches it when it has nothing. */
+  #pull(conn: BunConn): void {
+    while (true) {
+      const got = conn.takeChunks();
+      if (got === undefined) {
+        this.#watching = true;
+        conn.whenReadable(this.#onReadable);
+        return;
+      }
+      if (got === null) {
+        this.push(null);
+        return;
+      }
+      if (got instanceof Error) {
+        this.destroy(got);
+        return;
+      }
+      let n = 0;
+      for (const c of got) n += c.byteLength;
+      this.#hooks.onRead(n);
+      let more = true;
+      for (const c of got) more = this.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+      if (!more || this.#detached) return;
+    }
   }
 
   async #pump(): Promise<void> {
@@ -153,7 +215,7 @@ class ConnSocket extends Duplex implements HttpSocket {
         const buf = scratch.pop() ?? new Uint8Array(READ_SIZE);
         let n: number | null;
         try {
-          n = await this.conn.read(buf);
+          n = this.#deno !== undefined ? await this.#deno.read(buf) : await this.conn.read(buf);
         } catch (err) {
           scratch.push(buf);
           throw err;
@@ -185,7 +247,16 @@ class ConnSocket extends Duplex implements HttpSocket {
     _encoding: BufferEncoding,
     callback: (err?: Error | null) => void,
   ): void {
-    this.conn.write(chunk).then(() => callback(), callback);
+    this.#send(chunk).then(() => callback(), callback);
+  }
+
+  /** Writes all of `bytes`: to the `Deno.Conn` itself where there is one. */
+  #send(bytes: Uint8Array): Promise<unknown> {
+    const deno = this.#deno;
+    if (deno === undefined) return this.conn.write(bytes);
+    return deno.write(bytes).then((n): unknown =>
+      n < bytes.byteLength ? writeAll(deno, bytes, n) : undefined
+    );
   }
 
   override _writev(
@@ -193,7 +264,7 @@ class ConnSocket extends Duplex implements HttpSocket {
     callback: (err?: Error | null) => void,
   ): void {
     const one = chunks.length === 1 ? chunks[0].chunk : Buffer.concat(chunks.map((c) => c.chunk));
-    this.conn.write(one).then(() => callback(), callback);
+    this.#send(one).then(() => callback(), callback);
   }
 
   override _final(callback: (err?: Error | null) => void): void {
@@ -214,6 +285,10 @@ class ConnSocket extends Duplex implements HttpSocket {
 
   detach(head: Uint8Array): Conn {
     this.#detached = true;
+    if (this.#watching) {
+      this.#watching = false;
+      this.conn.whenReadable?.(null);
+    }
     const rest: Uint8Array[] = [];
     if (head.byteLength > 0) rest.push(head);
     // What was pushed but node:http did not take.
@@ -225,6 +300,15 @@ class ConnSocket extends Duplex implements HttpSocket {
       return [more, this.#restEof];
     });
   }
+}
+
+/** Writes the rest of `bytes` from `off` (Deno writes partially). */
+async function writeAll(
+  deno: DenoConn["native"],
+  bytes: Uint8Array,
+  off: number,
+): Promise<void> {
+  while (off < bytes.byteLength) off += await deno.write(bytes.subarray(off));
 }
 
 /** The conn of an upgraded request: what node:http had read first, then the rest. */

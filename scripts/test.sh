@@ -10,7 +10,12 @@ root=$(pwd)
 bin="$root/scripts/node_modules/.bin"
 export NO_COLOR=1
 log_dir=$(mktemp -d)
-trap 'rm -rf "$log_dir"' EXIT
+# NETKIT_KEEP_LOGS=1 keeps the runtimes' full logs (failure details) and says where.
+if [ -n "${NETKIT_KEEP_LOGS:-}" ]; then
+  trap 'echo "logs kept in $log_dir"' EXIT
+else
+  trap 'rm -rf "$log_dir"' EXIT
+fi
 
 # Many idle conns in some tests and benchmarks: raise the fd limit as far as allowed.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

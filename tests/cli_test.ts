@@ -128,6 +128,8 @@ test(
       const next = await restart(cli, 1);
       pids.add(next);
       assert.match(cli.lines.find((l) => l.includes(`ready pid=${next}`))!, /\(sd_notify\);/);
+      // The old copy may take a connection until its SIGTERM closes its listener.
+      await cli.line(new RegExp(`^netkit: pid=${pid} exited with `));
       assert.equal(await ask({ port }), `pong ${next}\n`);
       signal(cli.pid, "SIGTERM");
       assert.equal(await cli.exited, 0);

@@ -199,8 +199,11 @@ test(
       for (let g = 1; g <= 2; g++) {
         signal(pid, "SIGHUP");
         const line = await srv.line(new RegExp(`^READY .*gen=${g} `));
+        const old = pid;
         pid = field(line, "pid");
         pids.add(pid);
+        // The old copy may take a connection until it has closed its listener.
+        await srv.line(new RegExp(`^EXITED pid=${old} `));
       }
       assert.equal(await ask({ port }), `pong ${pid}\n`);
       signal(pid, "SIGTERM");

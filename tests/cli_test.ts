@@ -129,7 +129,7 @@ test(
       pids.add(next);
       assert.match(cli.lines.find((l) => l.includes(`ready pid=${next}`))!, /\(sd_notify\);/);
       // The old copy may take a connection until its SIGTERM closes its listener.
-      await cli.line(new RegExp(`^netkit: pid=${pid} exited with `));
+      await cli.line(new RegExp(`^PLAIN_EXITED pid=${pid}$`));
       assert.equal(await ask({ port }), `pong ${next}\n`);
       signal(cli.pid, "SIGTERM");
       assert.equal(await cli.exited, 0);

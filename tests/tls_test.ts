@@ -1,6 +1,7 @@
 // TLS in the runtime layer: listen({ tls }) and connect({ tls }) give plain
 // netkit Listeners and Conns. Certificates are made at run time (openssl).
-// TLS goes through node:tls on every adapter, so each test runs once.
+// TLS goes through node:tls on every adapter but Bun's, whose listen({ tls })
+// serves with Bun's own TLS where it can: there each test runs on both adapters.
 import assert from "node:assert/strict";
 import {
   type Conn,
@@ -9,14 +10,16 @@ import {
   listen,
   type Listener,
   NetError,
+  runtime,
   type TlsConnectOptions,
   TlsHandshakeError,
   type TlsListenOptions,
+  useRuntime,
 } from "../src/runtime/mod.ts";
 import { wrap } from "../src/graceful/mod.ts";
 import { listenBuffer } from "../src/listenbuffer/mod.ts";
 import { createPoller, Event, handleListener, handleRead } from "../src/poll/mod.ts";
-import { bytes, delay, portOf, readAll, readExactly, test, text } from "./_harness.ts";
+import { adapters, bytes, delay, portOf, readAll, readExactly, test, text } from "./_harness.ts";
 import { haveOpenssl, testCerts } from "./_tls_certs.ts";
 
 const HOST = "127.0.0.1";
@@ -24,7 +27,20 @@ const HOST = "127.0.0.1";
 // the server's certificate, and ends a refused client's conn without an alert.
 const IS_DENO = typeof (globalThis as { Deno?: unknown }).Deno === "object";
 const NO_OPENSSL = haveOpenssl() ? false : "needs the openssl command (not found on this machine)";
-const t = (name: string, fn: () => Promise<void>) => test(name, fn, { skip: NO_OPENSSL });
+const PATHS = runtime.name === "bun" ? adapters : [adapters[0]];
+const t = (name: string, fn: () => Promise<void>) => {
+  for (const adapter of PATHS) {
+    const title = PATHS.length > 1 ? `${name} [${adapter} adapter]` : name;
+    test(title, async () => {
+      const before = useRuntime(adapter);
+      try {
+        await fn();
+      } finally {
+        useRuntime(before);
+      }
+    }, { skip: NO_OPENSSL });
+  }
+};
 
 function serverTls(extra: Partial<TlsListenOptions> = {}): TlsListenOptions {
   const c = testCerts();

@@ -34,11 +34,12 @@ function loadTls(): Promise<typeof tls> {
 }
 
 /** The default of {@linkcode TlsListenOptions.handshakeTimeout}. */
-const HANDSHAKE_TIMEOUT_MS = 10_000;
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 const decoder = new TextDecoder();
 
-function pemText(pem: Pem): string {
+/** PEM bytes or text as text. */
+export function pemText(pem: Pem): string {
   return typeof pem === "string" ? pem : decoder.decode(pem);
 }
 

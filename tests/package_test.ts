@@ -14,8 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "./_harness.ts";
 import {
-  allowLongTests,
   alive,
+  allowLongTests,
   ask,
   binary,
   current,

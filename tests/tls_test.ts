@@ -1,6 +1,7 @@
 // TLS in the runtime layer: listen({ tls }) and connect({ tls }) give plain
 // netkit Listeners and Conns. Certificates are made at run time (openssl).
-// TLS goes through node:tls on every adapter, so each test runs once.
+// TLS goes through node:tls on every adapter but Bun's, whose listen({ tls })
+// serves with Bun's own TLS where it can: there each test runs on both adapters.
 import assert from "node:assert/strict";
 import {
   type Conn,
@@ -9,14 +10,18 @@ import {
   listen,
   type Listener,
   NetError,
+  runtime,
+  startTls,
+  startTlsServer,
   type TlsConnectOptions,
   TlsHandshakeError,
   type TlsListenOptions,
+  useRuntime,
 } from "../src/runtime/mod.ts";
 import { wrap } from "../src/graceful/mod.ts";
 import { listenBuffer } from "../src/listenbuffer/mod.ts";
 import { createPoller, Event, handleListener, handleRead } from "../src/poll/mod.ts";
-import { bytes, delay, portOf, readAll, readExactly, test, text } from "./_harness.ts";
+import { adapters, bytes, delay, portOf, readAll, readExactly, test, text } from "./_harness.ts";
 import { haveOpenssl, testCerts } from "./_tls_certs.ts";
 
 const HOST = "127.0.0.1";
@@ -24,7 +29,20 @@ const HOST = "127.0.0.1";
 // the server's certificate, and ends a refused client's conn without an alert.
 const IS_DENO = typeof (globalThis as { Deno?: unknown }).Deno === "object";
 const NO_OPENSSL = haveOpenssl() ? false : "needs the openssl command (not found on this machine)";
-const t = (name: string, fn: () => Promise<void>) => test(name, fn, { skip: NO_OPENSSL });
+const PATHS = runtime.name === "bun" ? adapters : [adapters[0]];
+const t = (name: string, fn: () => Promise<void>) => {
+  for (const adapter of PATHS) {
+    const title = PATHS.length > 1 ? `${name} [${adapter} adapter]` : name;
+    test(title, async () => {
+      const before = useRuntime(adapter);
+      try {
+        await fn();
+      } finally {
+        useRuntime(before);
+      }
+    }, { skip: NO_OPENSSL });
+  }
+};
 
 function serverTls(extra: Partial<TlsListenOptions> = {}): TlsListenOptions {
   const c = testCerts();
@@ -369,4 +387,132 @@ t("poll: a TLS listener and conn report readiness", async () => {
   assert.ok(((await readable) & Event.Read) !== 0);
   poller.stop(desc);
   assert.equal(text(await readExactly(conn, 4)), "ping");
+});
+
+// startTls: TLS begun on an open plain conn (STARTTLS), both sides.
+
+/** A plain client and its accepted conn, after a STARTTLS exchange in clear. */
+async function plainPair(listener: Listener): Promise<[Conn, Conn]> {
+  const accepted = listener.accept();
+  const client = await connect({ hostname: HOST, port: portOf(listener) });
+  const conn = await accepted;
+  await client.write(bytes("STARTTLS\n"));
+  assert.equal(text(await readExactly(conn, 9)), "STARTTLS\n");
+  await conn.write(bytes("GO\n"));
+  assert.equal(text(await readExactly(client, 3)), "GO\n");
+  return [client, conn];
+}
+
+t(
+  "startTls() and startTlsServer() upgrade an open plain conn after a STARTTLS exchange",
+  async () => {
+    const c = testCerts();
+    await using listener = await listen({ hostname: HOST, port: 0 });
+    const [plainClient, plainConn] = await plainPair(listener);
+    const [client, conn] = await Promise.all([
+      startTls(plainClient, { ca: c.ca, alpn: ["smtp"] }),
+      startTlsServer(plainConn, { cert: c.server.cert, key: c.server.key, alpn: ["smtp"] }),
+    ]);
+    await using _client = client;
+    await using _conn = conn;
+    assert.equal(client.tls?.protocol, "TLSv1.3");
+    assert.equal(client.tls?.alpnProtocol, "smtp");
+    assert.equal(client.tls?.authorized, true);
+    assert.equal(client.tls?.peerCertificate?.subject.CN, "localhost");
+    assert.equal(conn.tls?.alpnProtocol, "smtp");
+    assert.deepEqual(client.remoteAddr, plainClient.remoteAddr);
+    assert.deepEqual(conn.localAddr, plainConn.localAddr);
+    const served = echo(conn).catch(() => {});
+    const payload = new Uint8Array(128 * 1024).map((_, i) => i % 253);
+    const writing = client.write(payload);
+    const got = await readExactly(client, payload.byteLength);
+    await writing;
+    assert.deepEqual(got, payload);
+    client.close();
+    await served;
+    conn.close();
+    assert.ok(plainClient.closed);
+    assert.ok(plainConn.closed);
+  },
+);
+
+test(
+  "startTls() conns half-close (skipped on Bun: Bun 1.4's node:tls over a Duplex drops what arrives after its own close_notify)",
+  async () => {
+    const c = testCerts();
+    await using listener = await listen({ hostname: HOST, port: 0 });
+    const [plainClient, plainConn] = await plainPair(listener);
+    const [client, conn] = await Promise.all([
+      startTls(plainClient, { ca: c.ca }),
+      startTlsServer(plainConn, { cert: c.server.cert, key: c.server.key }),
+    ]);
+    await using _client = client;
+    await using _conn = conn;
+    const served = echo(conn);
+    const payload = new Uint8Array(64 * 1024).map((_, i) => i % 241);
+    const writing = (async () => {
+      await client.write(payload);
+      await client.closeWrite();
+    })();
+    const got = await readAll(client);
+    await writing;
+    await served;
+    assert.deepEqual(got, payload);
+  },
+  { skip: NO_OPENSSL || (runtime.name === "bun" ? "Bun 1.4 drops it" : false) },
+);
+
+t(
+  "startTls() refuses a server it does not trust with TlsHandshakeError and closes the conn",
+  async () => {
+    const c = testCerts();
+    await using listener = await listen({ hostname: HOST, port: 0 });
+    const [plainClient, plainConn] = await plainPair(listener);
+    const server = startTlsServer(plainConn, {
+      cert: c.server.cert,
+      key: c.server.key,
+      handshakeTimeout: 1000,
+    });
+    await assert.rejects(
+      startTls(plainClient, { ca: c.otherCa, serverName: "localhost" }),
+      (err) => err instanceof TlsHandshakeError && typeof err.code === "string",
+    );
+    await server.then((conn) => conn.close(), () => {});
+    assert.ok(plainClient.closed);
+    plainConn.close();
+  },
+);
+
+t(
+  "startTlsServer() cuts a client that never begins its handshake at handshakeTimeout",
+  async () => {
+    const c = testCerts();
+    await using listener = await listen({ hostname: HOST, port: 0 });
+    const [plainClient, plainConn] = await plainPair(listener);
+    await using _client = plainClient;
+    await assert.rejects(
+      startTlsServer(plainConn, { cert: c.server.cert, key: c.server.key, handshakeTimeout: 100 }),
+      TlsHandshakeError,
+    );
+    assert.ok(plainConn.closed);
+  },
+);
+
+t("startTls() and startTlsServer() check their arguments", async () => {
+  const c = testCerts();
+  await assert.rejects(startTls(null as unknown as Conn), TypeError);
+  await using listener = await listen({ hostname: HOST, port: 0 });
+  const [plainClient, plainConn] = await plainPair(listener);
+  await using _client = plainClient;
+  await using _conn = plainConn;
+  await assert.rejects(
+    startTls(plainClient, { alpn: "h2" } as unknown as TlsConnectOptions),
+    TypeError,
+  );
+  await assert.rejects(
+    startTlsServer(plainConn, { cert: c.server.cert, key: 1 } as unknown as TlsListenOptions),
+    TypeError,
+  );
+  const aborted = AbortSignal.abort();
+  await assert.rejects(startTls(plainClient, { signal: aborted }), (err) => err === aborted.reason);
 });

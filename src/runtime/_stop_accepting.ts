@@ -4,7 +4,7 @@
 // successor, what stays in the kernel queue is the successor's to accept; the
 // connections this process took are its own to serve. Listener.close() alone
 // would close those (clients see a reset): node:net and Bun accept eagerly.
-import { BunListener } from "./bun.ts";
+import { BunListener, BunTlsListener } from "./bun.ts";
 import { NodeListener } from "./_node_net.ts";
 import { TlsListener } from "./_tls.ts";
 import type { Listener } from "./types.ts";
@@ -20,6 +20,10 @@ export function stopAccepting(listener: Listener): boolean {
       return true;
     }
     if (listener instanceof TlsListener) {
+      listener.stopAccepting();
+      return true;
+    }
+    if (listener instanceof BunTlsListener) {
       listener.stopAccepting();
       return true;
     }

@@ -28,21 +28,23 @@ import type {
 
 /** node:tls, loaded on first use: programs without TLS do not pay for it at start. */
 let nodeTls: Promise<typeof tls> | undefined;
-function loadTls(): Promise<typeof tls> {
+export function loadTls(): Promise<typeof tls> {
   nodeTls ??= import("node:tls");
   return nodeTls;
 }
 
 /** The default of {@linkcode TlsListenOptions.handshakeTimeout}. */
-const HANDSHAKE_TIMEOUT_MS = 10_000;
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 const decoder = new TextDecoder();
 
-function pemText(pem: Pem): string {
+/** PEM bytes or text as text. */
+export function pemText(pem: Pem): string {
   return typeof pem === "string" ? pem : decoder.decode(pem);
 }
 
-function pemList(pem: Pem | Pem[] | undefined): string[] | undefined {
+/** PEM bytes or text, one or a list, as a list of texts. */
+export function pemList(pem: Pem | Pem[] | undefined): string[] | undefined {
   if (pem === undefined) return undefined;
   return Array.isArray(pem) ? pem.map(pemText) : [pemText(pem)];
 }
@@ -166,10 +168,21 @@ function keepFlowingOnDeno(socket: tls.TLSSocket): tls.TLSSocket {
 export class TlsConn extends NodeConn {
   readonly #tls: TlsInfo;
 
-  /** `unix` gives the local and remote paths of a Unix socket. */
-  constructor(socket: tls.TLSSocket, unix?: [local: string, remote: string]) {
+  /**
+   * `unix` gives the local and remote paths of a Unix socket; `addrs` the
+   * addresses of a socket that is not a network one (startTls over a Conn).
+   */
+  constructor(
+    socket: tls.TLSSocket,
+    unix?: [local: string, remote: string],
+    addrs?: [local: Addr, remote: Addr],
+  ) {
     super(keepFlowingOnDeno(socket), unix);
     this.#tls = tlsInfo(socket);
+    if (addrs !== undefined) {
+      (this as { localAddr: Addr }).localAddr = addrs[0];
+      (this as { remoteAddr: Addr }).remoteAddr = addrs[1];
+    }
   }
 
   /** What the handshake agreed on. */

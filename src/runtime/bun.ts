@@ -9,16 +9,20 @@ import { ChunkQueue } from "./_chunk_queue.ts";
 import { ClosedError } from "./errors.ts";
 import { mapError } from "./_map_error.ts";
 import { listenNodeNet } from "./_node_net.ts";
-import { connectTls, listenTls } from "./_tls.ts";
+import { connectTls, HANDSHAKE_TIMEOUT_MS, listenTls, pemText, validateTlsListen } from "./_tls.ts";
+import { TlsHandshakeError } from "./errors.ts";
 import { validateConnect, validateListen } from "./_validate.ts";
 import type {
   Addr,
   Conn,
   ConnectOptions,
+  FdListenOptions,
   Listener,
   ListenOptions,
   ReadReadiness,
   Runtime,
+  TlsInfo,
+  TlsListenOptions,
 } from "./types.ts";
 
 // The few Bun types used here, declared locally so tsc needs no Bun types.
@@ -37,6 +41,8 @@ interface BunSocketLike {
   resume(): void;
   setNoDelay(noDelay?: boolean): boolean;
   setKeepAlive(enable?: boolean, initialDelay?: number): boolean;
+  getTLSVersion?(): string | null;
+  readonly authorized?: boolean;
 }
 interface BunHandlers {
   open(s: BunSocketLike): void;
@@ -53,11 +59,15 @@ interface BunListenerLike {
   readonly fd?: number;
   stop(closeActiveConnections?: boolean): void;
 }
+interface BunTlsHandlers extends BunHandlers {
+  handshake(s: BunSocketLike, success: boolean, err: Error | null): void;
+}
 interface BunNs {
   listen(
     options: ({ hostname: string; port: number } | { unix: string }) & {
       allowHalfOpen: boolean;
-      socket: BunHandlers;
+      socket: BunHandlers | BunTlsHandlers;
+      tls?: { cert: string; key: string };
     },
   ): BunListenerLike;
   connect(
@@ -244,6 +254,11 @@ export class BunListener extends BaseListener {
       : { transport: "tcp", hostname: native.hostname ?? "", port: native.port ?? 0 };
   }
 
+  /** @internal The local and remote paths of accepted Unix sockets. */
+  protected get unixPaths(): [string, string] | undefined {
+    return this.#unix;
+  }
+
   /** @internal Bun's `open` handler for accepted sockets. */
   onOpen(socket: BunSocketLike): void {
     this._deliver(new BunConn(socket, this.#unix));
@@ -259,12 +274,193 @@ export class BunListener extends BaseListener {
   }
 }
 
+/** A {@linkcode BunConn} over a Bun TLS socket whose handshake is done. */
+export class BunTlsConn extends BunConn {
+  readonly #tls: TlsInfo;
+
+  constructor(socket: BunSocketLike, unix: [string, string] | undefined) {
+    super(socket, unix);
+    const version = socket.getTLSVersion?.();
+    this.#tls = {
+      protocol: typeof version === "string" && version !== "" ? version : undefined,
+      alpnProtocol: undefined,
+      authorized: socket.authorized === true,
+      peerCertificate: undefined,
+    };
+  }
+
+  /** What the handshake agreed on. */
+  get tls(): TlsInfo {
+    return this.#tls;
+  }
+}
+
+/**
+ * A TLS {@linkcode Listener} on `Bun.listen({ tls })`, used when the options
+ * ask for nothing Bun's own TLS cannot do (no client certificate, no ALPN:
+ * Bun 1.4's server ignores ALPN). accept() hands out conns whose handshake is
+ * done; a failed or timed-out handshake goes to `onHandshakeError`.
+ */
+export class BunTlsListener extends BunListener {
+  readonly #timeoutMs: number;
+  readonly #onHandshakeError: ((err: Error) => void) | undefined;
+  readonly #handshaking = new Map<BunSocketLike, ReturnType<typeof setTimeout>>();
+  #handshakeErrors = 0;
+  #stopped = false;
+
+  constructor(
+    native: BunListenerLike,
+    unixPath: string | undefined,
+    bound: number,
+    options: TlsListenOptions,
+  ) {
+    super(native, unixPath, bound);
+    this.#timeoutMs = options.handshakeTimeout ?? HANDSHAKE_TIMEOUT_MS;
+    this.#onHandshakeError = options.onHandshakeError;
+  }
+
+  /** @internal Bun's `open` handler: the handshake begins. */
+  override onOpen(socket: BunSocketLike): void {
+    const timer = setTimeout(() => {
+      this.#failed(socket, new TlsHandshakeError("Cannot accept: TLS handshake timed out"));
+    }, this.#timeoutMs);
+    this.#handshaking.set(socket, timer);
+  }
+
+  /** @internal Bun's `handshake` handler. */
+  onHandshake(socket: BunSocketLike, success: boolean, err: Error | null): void {
+    if (!this.#settle(socket)) return;
+    if (!success) {
+      this.#failed(
+        socket,
+        new TlsHandshakeError(`Cannot accept: TLS handshake failed: ${err?.message ?? "refused"}`, {
+          code: (err as { code?: string } | null)?.code,
+          cause: err,
+        }),
+      );
+      return;
+    }
+    this._deliver(new BunTlsConn(socket, this.unixPaths));
+  }
+
+  /** @internal A socket closed before it had a conn. */
+  onEarlyClose(socket: BunSocketLike): void {
+    if (this.#settle(socket)) {
+      this.#stoppedFail(
+        new TlsHandshakeError("Cannot accept: the client left during the TLS handshake"),
+      );
+    }
+  }
+
+  /**
+   * Stops taking connections from the kernel queue (see `os.stopAccepting`);
+   * handshakes in progress go on, and `pending` counts them until they end.
+   */
+  stopAccepting(): void {
+    this.#stopped = true;
+    this.native.stop(false);
+  }
+
+  /** Stopped (handing over): an accept() waiting for a handshake that ended without a conn fails. */
+  #stoppedFail(err: TlsHandshakeError): void {
+    if (this.#stopped && !this.closed) this._fail(err);
+  }
+
+  #settle(socket: BunSocketLike): boolean {
+    const timer = this.#handshaking.get(socket);
+    if (timer === undefined) return false;
+    clearTimeout(timer);
+    this.#handshaking.delete(socket);
+    return true;
+  }
+
+  #failed(socket: BunSocketLike, err: TlsHandshakeError): void {
+    this.#settle(socket);
+    this.#handshakeErrors++;
+    if (typeof socket.close === "function") socket.close();
+    else socket.end();
+    this.#stoppedFail(err);
+    this.#onHandshakeError?.(err);
+  }
+
+  override get pending(): number | undefined {
+    return (super.pending ?? 0) + this.#handshaking.size;
+  }
+
+  /** How many clients failed their handshake (and were disconnected) so far. */
+  get handshakeErrors(): number {
+    return this.#handshakeErrors;
+  }
+
+  protected override _close(): void {
+    for (const [socket, timer] of this.#handshaking) {
+      clearTimeout(timer);
+      if (typeof socket.close === "function") socket.close();
+      else socket.end();
+    }
+    this.#handshaking.clear();
+    super._close();
+  }
+}
+
+/** Whether Bun's own TLS server can do what `tls` asks (else node:tls serves). */
+function bunCanServe(t: TlsListenOptions): boolean {
+  return t.requestCert !== true && (t.alpn === undefined || t.alpn.length === 0);
+}
+
+/** Listens with `Bun.listen({ tls })`. */
+function listenBunTls(
+  options: Exclude<ListenOptions, FdListenOptions>,
+  tls: TlsListenOptions,
+): Listener {
+  const bound = checkBacklog(options.backlog);
+  const what = "path" in options
+    ? options.path
+    : `${options.hostname ?? "0.0.0.0"}:${options.port ?? 0}`;
+  try {
+    const box: { listener?: BunTlsListener } = {};
+    const socket: BunTlsHandlers = {
+      ...handlers((s) => box.listener!.onOpen(s)),
+      handshake: (s, success, err) => box.listener!.onHandshake(s, success, err),
+      close: (s, err) => {
+        if (s.data !== undefined) s.data.onClose(err);
+        else box.listener?.onEarlyClose(s);
+      },
+    };
+    const certs = { cert: pemText(tls.cert), key: pemText(tls.key) };
+    const native = "path" in options
+      ? bun().listen({ unix: options.path, allowHalfOpen: true, socket, tls: certs })
+      : bun().listen({
+        hostname: options.hostname ?? "0.0.0.0",
+        port: options.port ?? 0,
+        allowHalfOpen: true,
+        socket,
+        tls: certs,
+      });
+    box.listener = new BunTlsListener(
+      native,
+      "path" in options ? options.path : undefined,
+      bound,
+      tls,
+    );
+    return box.listener;
+  } catch (err) {
+    throw mapError(err, `listen on ${what}`);
+  }
+}
+
 /** The Bun adapter. */
 export const bunRuntime: Runtime = {
   name: "bun",
   async listen(options: ListenOptions): Promise<Listener> {
     validateListen(options);
-    if (options.tls !== undefined) return await listenTls(options);
+    if (options.tls !== undefined) {
+      validateTlsListen(options.tls);
+      if (!("fd" in options) && bunCanServe(options.tls)) {
+        return listenBunTls(options, options.tls);
+      }
+      return await listenTls(options);
+    }
     const bound = checkBacklog(options.backlog);
     if ("fd" in options) return await listenNodeNet(options);
     const what = "path" in options

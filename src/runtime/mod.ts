@@ -100,6 +100,12 @@ export {
 export { onSignal } from "./_signals.ts";
 export { acceptAll } from "./accept_all.ts";
 export { readableOf, writableOf } from "./conn_streams.ts";
+export {
+  startTls,
+  type StartTlsOptions,
+  startTlsServer,
+  type StartTlsServerOptions,
+} from "./_tls_start.ts";
 
 const ADAPTERS: Record<RuntimeName, Runtime> = {
   deno: denoRuntime,

@@ -592,7 +592,14 @@ export interface HttpEngine {
 /** PEM text or its bytes: a certificate (chain), a key, or CA certificates. */
 export type Pem = string | Uint8Array;
 
-/** The `tls` option of {@linkcode Runtime.listen}: serve TLS on every accepted connection. */
+/**
+ * The `tls` option of {@linkcode Runtime.listen}: serve TLS on every accepted connection.
+ *
+ * Which TLS serves: on Bun, Bun's own (`Bun.listen({ tls })`, faster) unless
+ * `requestCert` or `alpn` is asked or the listener is an fd, then node:tls;
+ * on Deno and Node, node:tls (Deno 2.9's `Deno.listenTls` cannot cut a
+ * client that never finishes its handshake). Conns behave the same on both.
+ */
 export interface TlsListenOptions {
   /** The server's certificate chain, PEM (leaf first). */
   cert: Pem;

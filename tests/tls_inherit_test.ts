@@ -25,7 +25,7 @@ const UPGRADES = 3;
 const CONNS = 150;
 const NO_OPENSSL = haveOpenssl() ? false : "needs the openssl command (not found on this machine)";
 // A TLS server started on Bun stops answering part-way through its hand-offs
-// (the test runs into its time limit on Bun 1.4.4, on a quiet machine too);
+// (the test runs into its time limit on Bun 1.4.4, also when run alone);
 // not understood yet, so issue #12 stays open.
 const SKIP = NO_OPENSSL !== false
   ? NO_OPENSSL

@@ -30,7 +30,8 @@ import {
   toRequest,
   writeResponse,
 } from "../src/http/_fetch.ts";
-import { listen, runtime, useRuntime } from "../src/runtime/mod.ts";
+import { listen, runtime } from "../src/runtime/mod.ts";
+import { useRuntime } from "../src/runtime/testing.ts";
 import { repoRoot } from "./_servers.ts";
 
 const g = globalThis as any;

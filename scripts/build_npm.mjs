@@ -1,6 +1,6 @@
 // Builds the npm package into npm/ with tsc (JSR's dnt is not reachable here):
 //   npm/esm/       compiled ESM + .d.ts for mod.ts, src/ and (not published) tests/
-//   npm/bin/netkit.js the `netkit` command (shebang, runs src/inherit/cli.ts's main())
+//   npm/bin/netkit.js the `netkit` command (shebang, runs src/cli/main.ts's main())
 //   npm/docs/      the docs the README links to
 //   npm/package.json generated from deno.json (exports map, version, engines)
 // The npm name is `netkit`; JSR keeps `@netkit/netkit` (deno.json).
@@ -88,12 +88,12 @@ for (const [key, target] of Object.entries(deno.exports)) {
 }
 exportsMap["./package.json"] = "./package.json";
 
-// The CLI's version is a constant in src/inherit/cli.ts: it must match deno.json's.
-const cliSource = readFileSync(join(root, "src/inherit/cli.ts"), "utf8");
+// The CLI's version is a constant in src/cli/args.ts: it must match deno.json's.
+const cliSource = readFileSync(join(root, "src/cli/args.ts"), "utf8");
 const cliVersion = /export const VERSION: string = "([^"]+)";/.exec(cliSource)?.[1];
 if (cliVersion !== deno.version) {
   console.error(
-    `build_npm: VERSION in src/inherit/cli.ts (${cliVersion}) != deno.json ${deno.version}`,
+    `build_npm: VERSION in src/cli/args.ts (${cliVersion}) != deno.json ${deno.version}`,
   );
   process.exit(1);
 }
@@ -102,8 +102,8 @@ mkdirSync(join(out, "bin"));
 writeFileSync(
   join(out, "bin", "netkit.js"),
   `#!/usr/bin/env node
-// The \`netkit\` command (npx netkit, bunx netkit): see esm/src/inherit/cli.js.
-import { main } from "../esm/src/inherit/cli.js";
+// The \`netkit\` command (npx netkit, bunx netkit): see esm/src/cli/main.js.
+import { main } from "../esm/src/cli/main.js";
 
 main(process.argv.slice(2)).then((code) => process.exit(code), (err) => {
   console.error(\`netkit: \${err instanceof Error ? err.message : String(err)}\`);

@@ -87,7 +87,7 @@ const serving = (async () => {
 const force = new AbortController();
 const drained = new Promise<void>((resolve) => {
   let draining = false;
-  const offs = ["SIGINT", "SIGTERM"].map((signal) =>
+  const offs = (["SIGINT", "SIGTERM"] as const).map((signal) =>
     onSignal(signal, async () => {
       if (draining) {
         log(`${signal} again: forcing`);

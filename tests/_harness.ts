@@ -5,13 +5,8 @@
 import { test as nodeTest } from "node:test";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import {
-  type Conn,
-  connect,
-  openResources,
-  type ResourceCounts,
-  runtime,
-} from "../src/runtime/mod.ts";
+import { type Conn, connect, runtime } from "../src/runtime/mod.ts";
+import { openResources, type ResourceCounts } from "../src/runtime/testing.ts";
 
 /** No test may run longer than this: a hang fails instead of stalling CI. */
 const TEST_LIMIT_MS = 60_000;

@@ -27,8 +27,8 @@ import {
   listen,
   type Listener,
   TimeoutError,
-  useRuntime,
 } from "../src/runtime/mod.ts";
+import { useRuntime } from "../src/runtime/testing.ts";
 import { adapters, delay, portOf, test } from "./_harness.ts";
 import * as wire from "./fixtures/chan_wire.ts";
 

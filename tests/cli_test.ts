@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { main, parseRunArgs, USAGE, VERSION } from "../src/inherit/cli.ts";
+import { main, parseRunArgs, USAGE, VERSION } from "../src/cli/mod.ts";
 import { listen } from "../src/runtime/mod.ts";
 import { test } from "./_harness.ts";
 import {

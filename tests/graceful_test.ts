@@ -19,8 +19,8 @@ import {
   connect,
   listen,
   ListenerClosedError,
-  useRuntime,
 } from "../src/runtime/mod.ts";
+import { useRuntime } from "../src/runtime/testing.ts";
 import { adapters, bytes, delay, pair, portOf, readExactly, test, text } from "./_harness.ts";
 
 const HOST = "127.0.0.1";

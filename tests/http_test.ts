@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { DrainTimeoutError, type HttpServer, serve, type ServeOptions } from "../src/http/mod.ts";
 import { listenBuffer } from "../src/listenbuffer/mod.ts";
 import { wrap } from "../src/graceful/mod.ts";
-import { type Conn, listen, type Listener, useRuntime } from "../src/runtime/mod.ts";
+import { type Conn, listen, type Listener } from "../src/runtime/mod.ts";
+import { useRuntime } from "../src/runtime/testing.ts";
 import { adapters, bytes, delay, portOf, test, text } from "./_harness.ts";
 import { RawClient, textOf } from "./_http_client.ts";
 

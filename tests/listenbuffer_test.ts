@@ -3,13 +3,8 @@
 // in the adapter's queue (node:net); on Bun and Node, in the adapter's queue.
 import assert from "node:assert/strict";
 import { type BufferedListener, listenBuffer } from "../src/listenbuffer/mod.ts";
-import {
-  type Conn,
-  connect,
-  ListenerClosedError,
-  TimeoutError,
-  useRuntime,
-} from "../src/runtime/mod.ts";
+import { type Conn, connect, ListenerClosedError, TimeoutError } from "../src/runtime/mod.ts";
+import { useRuntime } from "../src/runtime/testing.ts";
 import { adapters, bytes, delay, portOf, readExactly, test, text } from "./_harness.ts";
 
 const HOST = "127.0.0.1";

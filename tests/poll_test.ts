@@ -20,7 +20,8 @@ import {
   NotRegisteredError,
   PollerClosedError,
 } from "../src/poll/mod.ts";
-import { type Conn, connect, listen, type Listener, useRuntime } from "../src/runtime/mod.ts";
+import { type Conn, connect, listen, type Listener } from "../src/runtime/mod.ts";
+import { useRuntime } from "../src/runtime/testing.ts";
 import {
   adapters,
   bytes,

@@ -13,11 +13,10 @@ import {
   listen,
   ListenerClosedError,
   NetError,
-  openResources,
   runtime,
   TimeoutError,
-  useRuntime,
 } from "../src/runtime/mod.ts";
+import { openResources, useRuntime } from "../src/runtime/testing.ts";
 import {
   adapters,
   bytes,

@@ -16,8 +16,8 @@ import {
   type TlsConnectOptions,
   TlsHandshakeError,
   type TlsListenOptions,
-  useRuntime,
 } from "../src/runtime/mod.ts";
+import { useRuntime } from "../src/runtime/testing.ts";
 import { wrap } from "../src/graceful/mod.ts";
 import { listenBuffer } from "../src/listenbuffer/mod.ts";
 import { createPoller, Event, handleListener, handleRead } from "../src/poll/mod.ts";

@@ -9,8 +9,8 @@ import {
   type Deadline,
   listen,
   ListenerWrapper,
-  useRuntime,
 } from "../src/runtime/mod.ts";
+import { useRuntime } from "../src/runtime/testing.ts";
 import { adapters, bytes, pair, portOf, test, text } from "./_harness.ts";
 
 class Upper extends ConnWrapper {

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { NetkitError } from "../_util/errors.ts";
 import type { Addr, TlsInfo } from "../runtime/mod.ts";
 
 /** What an exporter knows of an importer when it decides whether to serve it. */
@@ -43,7 +44,7 @@ export type Authenticate = (peer: ChanPeer) => boolean | string | Promise<boolea
  * console.log(err.name); // "ChanAuthError"
  * ```
  */
-export class ChanAuthError extends Error {
+export class ChanAuthError extends NetkitError {
   /**
    * Makes an error.
    * @param message What could not be done: `Cannot <action>: <detail>`.

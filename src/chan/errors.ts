@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { NetkitError } from "../_util/errors.ts";
 
 /**
  * The channel is closed: a send on a closed channel (Go panics there), or a
@@ -21,7 +22,7 @@
  * }
  * ```
  */
-export class ChannelClosedError extends Error {
+export class ChannelClosedError extends NetkitError {
   /**
    * Makes an error.
    *
@@ -101,7 +102,7 @@ export type ChanProtocolErrorCode =
  * console.log(err.name, err.code); // "ChanProtocolError" "handshake-timeout"
  * ```
  */
-export class ChanProtocolError extends Error {
+export class ChanProtocolError extends NetkitError {
   /** What the peer did wrong. */
   readonly code: ChanProtocolErrorCode;
 
@@ -148,7 +149,7 @@ export type ImportRefusedCode =
  * }
  * ```
  */
-export class ImportRefusedError extends Error {
+export class ImportRefusedError extends NetkitError {
   /** Why the exporter refused. */
   readonly code: ImportRefusedCode;
 
@@ -202,7 +203,7 @@ export type ChanValueStage = "encode" | "too-large" | "decode" | "validate";
  * console.log(err.stage, err.issues?.[0].message); // "validate" "Expected number"
  * ```
  */
-export class ChanValueError extends Error {
+export class ChanValueError extends NetkitError {
   /** The channel's name. */
   readonly channel: string;
   /** Where the value failed. */

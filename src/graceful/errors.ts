@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { NetkitError } from "../_util/errors.ts";
 
 /**
  * `markIdle`, `markInUse` or `disown` got a connection that no
@@ -20,7 +21,7 @@
  * }
  * ```
  */
-export class NotManagedError extends Error {
+export class NotManagedError extends NetkitError {
   /**
    * Makes an error.
    *
@@ -51,7 +52,7 @@ export class NotManagedError extends Error {
  * console.log(err.name, err.cut); // "DrainTimeoutError" 2
  * ```
  */
-export class DrainTimeoutError extends Error {
+export class DrainTimeoutError extends NetkitError {
   /** How many connections were still open and were force-closed. */
   readonly cut: number;
 

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { onSignal } from "../runtime/mod.ts";
+import { onSignal, type Signal, type SignalOptions } from "../runtime/mod.ts";
 import { DrainTimeoutError } from "./errors.ts";
 import { checkDrainOptions, checkGrace, Tracker } from "./_tracker.ts";
 import type { GracefulConnState, GracefulDrainOptions, GracefulStats } from "./types.ts";
@@ -92,8 +92,8 @@ export interface GracefulHttpOptions {
   grace?: number;
 }
 
-/** A signal {@linkcode GracefulHttp.handleSignals} can handle. */
-export type ShutdownSignal = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGQUIT" | "SIGUSR1" | "SIGUSR2";
+/** A signal {@linkcode GracefulHttp.handleSignals} can handle. @deprecated Use `Signal` from the runtime entry. */
+export type ShutdownSignal = Signal;
 
 /** What a signal-driven shutdown reports when it is over. */
 export interface ShutdownReport {
@@ -108,7 +108,7 @@ export interface ShutdownReport {
 }
 
 /** Options of {@linkcode GracefulHttp.handleSignals}. */
-export interface HandleSignalsOptions {
+export interface HandleSignalsOptions extends SignalOptions {
   /**
    * The signals that start a shutdown; the same signal again (or another
    * one of them) forces it.
@@ -361,8 +361,7 @@ class GracefulHttpServer<S extends HttpServerLike> implements GracefulHttp<S> {
     let first: ShutdownSignal | undefined;
     let forced = false;
     let cut = 0;
-    const handler = (signal: string) => {
-      const sig = signal as ShutdownSignal;
+    const handler = (sig: Signal) => {
       if (first !== undefined) {
         if (forced) return;
         forced = true;

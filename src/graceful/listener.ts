@@ -10,8 +10,8 @@ import {
   type Conn,
   type Listener,
   ListenerClosedError,
-  os,
 } from "../runtime/mod.ts";
+import { os } from "../runtime/_internal.ts";
 import { type ConnEntry, type GracefulConn, TrackedConn } from "./conn.ts";
 import { checkDrainOptions, checkGrace, Tracker } from "./_tracker.ts";
 import {

@@ -7,7 +7,7 @@
  * @module
  */
 import { createUpgrader, type NetListenOptions, type Upgrader } from "../inherit/mod.ts";
-import { os } from "../runtime/mod.ts";
+import { onSignal } from "../runtime/mod.ts";
 import { serve } from "./serve.ts";
 import type { HttpServer, ServeOptions } from "./types.ts";
 
@@ -78,7 +78,7 @@ export async function listenAndServe(options: ListenAndServeOptions): Promise<Ht
     throw err;
   }
   const offs = [
-    upgrader.onSignal("SIGHUP", onRestartError ?? ((err) => console.error(err.message))),
+    upgrader.handleSignals({ onError: onRestartError ?? ((err) => console.error(err.message)) }),
   ];
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
@@ -93,7 +93,7 @@ export async function listenAndServe(options: ListenAndServeOptions): Promise<Ht
     })();
     return stopping;
   };
-  for (const sig of ["SIGINT", "SIGTERM"] as const) offs.push(os.onSignal(sig, () => void stop()));
+  for (const sig of ["SIGINT", "SIGTERM"] as const) offs.push(onSignal(sig, () => void stop()));
   upgrader.exit.then(stop);
   await upgrader.ready();
   return server;

@@ -40,7 +40,7 @@ export interface ListenableServer {
  * const upgrader = createUpgrader();
  * const server = createServer((req, res) => res.end("hi"));
  * await listenServer(server, await upgrader.listenFd({ port: 8080 }));
- * upgrader.onSignal("SIGHUP");
+ * upgrader.handleSignals();
  * await upgrader.ready();
  * ```
  */

@@ -16,12 +16,10 @@ import {
   type Addr,
   type Conn,
   ConnWrapper,
-  createHttpEngine,
-  type HttpEngine,
-  type HttpSocket,
   type Listener,
   ListenerClosedError,
 } from "../runtime/mod.ts";
+import { createHttpEngine, type HttpEngine, type HttpSocket } from "../runtime/_internal.ts";
 import { DrainTimeoutError } from "../graceful/errors.ts";
 import { checkDrainOptions, checkGrace, type Entry, Tracker } from "../graceful/_tracker.ts";
 import {

@@ -19,9 +19,9 @@ import {
   listen,
   type Listener,
   ListenerClosedError,
-  os,
   TlsHandshakeError,
 } from "../runtime/mod.ts";
+import { os } from "../runtime/_internal.ts";
 import type { AbortOptions, Addr, Conn, TlsListenOptions } from "../runtime/mod.ts";
 
 /** A Unix socket path this process answers for, and the file's identity then. */

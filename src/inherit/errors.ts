@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { NetkitError } from "../_util/errors.ts";
 
 /**
  * No inherited listener has the name asked for (or it is already in use).
@@ -15,7 +16,7 @@
  * console.log(err instanceof NotInheritedError, err.name); // true "NotInheritedError"
  * ```
  */
-export class NotInheritedError extends Error {
+export class NotInheritedError extends NetkitError {
   /**
    * Makes an error.
    * @param message What could not be done: `Cannot <action>: <detail>`.
@@ -42,7 +43,7 @@ export class NotInheritedError extends Error {
  * console.log(err.name); // "InheritanceError"
  * ```
  */
-export class InheritanceError extends Error {
+export class InheritanceError extends NetkitError {
   /**
    * Makes an error.
    * @param message What could not be done: `Cannot inherit: <detail>`.
@@ -83,7 +84,7 @@ export type UpgradeFailure =
  * console.log(err.reason); // "exited"
  * ```
  */
-export class UpgradeError extends Error {
+export class UpgradeError extends NetkitError {
   /** Why the upgrade failed. */
   readonly reason: UpgradeFailure;
 
@@ -111,7 +112,7 @@ export class UpgradeError extends Error {
  * console.log(err.name); // "NotifyError"
  * ```
  */
-export class NotifyError extends Error {
+export class NotifyError extends NetkitError {
   /**
    * Makes an error.
    * @param message What could not be done: `Cannot notify: <detail>`.

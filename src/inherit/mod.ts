@@ -36,7 +36,7 @@
  * import { createUpgrader } from "@netkit/netkit/inherit";
  *
  * const upgrader = createUpgrader();
- * upgrader.onSignal("SIGHUP");
+ * upgrader.handleSignals();
  * const listener = await upgrader.listen({ hostname: "127.0.0.1", port: 8080 });
  * const conns = new Set<Promise<void>>();
  * const serving = (async () => {
@@ -61,7 +61,7 @@
 export { ENV_NAMES, Net } from "./net.ts";
 export type { InheritedListener, NetListenOptions, StartProcessOptions } from "./net.ts";
 export { createUpgrader, Upgrader } from "./upgrader.ts";
-export type { UpgradeOptions, UpgraderOptions } from "./upgrader.ts";
+export type { UpgradeOptions, UpgraderOptions, UpgradeSignalsOptions } from "./upgrader.ts";
 export { notify } from "./notify.ts";
 export type { NotifyState } from "./notify.ts";
 export { InheritanceError, NotifyError, NotInheritedError, UpgradeError } from "./errors.ts";

@@ -10,12 +10,11 @@ import {
   type Addr,
   AddrInUseError,
   type Listener,
-  os,
-  type Subprocess,
   type TcpListenOptions,
   type TlsListenOptions,
   type UnixListenOptions,
 } from "../runtime/mod.ts";
+import { os, type Subprocess } from "../runtime/_internal.ts";
 import {
   addrKey,
   checkName,

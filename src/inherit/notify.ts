@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { os } from "../runtime/mod.ts";
+import { os } from "../runtime/_internal.ts";
 import { NotifyError } from "./errors.ts";
 
 /** What {@linkcode notify} tells the supervisor; each field set adds one line. */

@@ -4,9 +4,32 @@
  *
  * @module
  */
-import { type Addr, type Listener, os, type SignalName } from "../runtime/mod.ts";
+import {
+  type Addr,
+  type Listener,
+  onSignal,
+  type Signal,
+  type SignalOptions,
+} from "../runtime/mod.ts";
+import { os } from "../runtime/_internal.ts";
 import { Net, type NetListenOptions, spawnWithListeners, type StartProcessOptions } from "./net.ts";
 import { UpgradeError } from "./errors.ts";
+
+/** Options of {@linkcode Upgrader.handleSignals}. */
+export interface UpgradeSignalsOptions extends SignalOptions {
+  /**
+   * The signals that start an upgrade.
+   * @default {["SIGHUP"]}
+   */
+  signals?: readonly Signal[];
+  /** Called on each signal, before its upgrade starts. */
+  onSignal?: (signal: Signal) => void;
+  /**
+   * Called with the error of each failed upgrade (this process goes on serving).
+   * @default {logs it with console.error}
+   */
+  onError?: (err: Error) => void;
+}
 
 /** Options of {@linkcode createUpgrader}. */
 export interface UpgraderOptions {
@@ -52,7 +75,7 @@ type State = "starting" | "ready" | "upgrading" | "upgraded" | "closed";
  * import { createUpgrader } from "@netkit/netkit/inherit";
  *
  * const upgrader = createUpgrader({ pidFile: "/run/app.pid" });
- * upgrader.onSignal("SIGHUP");
+ * upgrader.handleSignals();
  * const listener = await upgrader.listen({ hostname: "127.0.0.1", port: 8080 });
  * const serving = (async () => {
  *   for await (const conn of listener) conn.close(); // your server
@@ -336,10 +359,69 @@ export class Upgrader implements AsyncDisposable {
   }
 
   /**
-   * Upgrades each time this process receives `signal` (default `SIGHUP`).
-   * A failed upgrade is passed to `onError` (default: `console.error`), and
-   * this process goes on serving.
+   * Upgrades each time this process receives one of `signals` (default
+   * `["SIGHUP"]`). A failed upgrade is passed to `onError` (default: logged
+   * with `console.error`), and this process goes on serving. The same
+   * options shape as `GracefulHttp.handleSignals()`.
    *
+   * @param options `signals`, `onSignal` (called on each signal before the
+   * upgrade starts) and `onError`.
+   * @returns A function that stops handling the signals.
+   * @throws {TypeError} If a callback is not a function or `signals` is empty.
+   * @throws {RangeError} If a signal cannot be handled.
+   *
+   * @example `kill -HUP <pid>` restarts the server
+   * ```ts
+   * import { createUpgrader } from "@netkit/netkit/inherit";
+   *
+   * await using upgrader = createUpgrader();
+   * const off = upgrader.handleSignals({ onError: (err) => console.error(err.message) });
+   * off();
+   * ```
+   */
+  handleSignals(options: UpgradeSignalsOptions = {}): () => void {
+    if (options === null || typeof options !== "object") {
+      throw new TypeError(
+        `Cannot handle signals: options must be an object, received ${String(options)}`,
+      );
+    }
+    const { signals = ["SIGHUP"], onSignal: onEach, onError } = options;
+    if (!Array.isArray(signals) || signals.length === 0) {
+      throw new TypeError("Cannot handle signals: signals must be a non-empty array");
+    }
+    for (const fn of [onEach, onError]) {
+      if (fn !== undefined && typeof fn !== "function") {
+        throw new TypeError("Cannot handle signals: onSignal and onError must be functions");
+      }
+    }
+    const report = onError ?? ((err: Error) => console.error(`netkit: ${err.message}`));
+    const removes: (() => void)[] = [];
+    const off = () => {
+      this.#signals.delete(off);
+      for (const remove of removes.splice(0)) remove();
+    };
+    try {
+      for (const signal of signals) {
+        removes.push(onSignal(signal, () => {
+          onEach?.(signal);
+          this.upgrade().catch((err) =>
+            report(err instanceof Error ? err : new Error(String(err)))
+          );
+        }));
+      }
+    } catch (err) {
+      off();
+      throw err;
+    }
+    this.#signals.add(off);
+    return off;
+  }
+
+  /**
+   * Upgrades each time this process receives `signal`: the same as
+   * `handleSignals({ signals: [signal], onError })`.
+   *
+   * @deprecated Use {@linkcode Upgrader.handleSignals}.
    * @param signal The signal.
    * @param onError Called with the error of each failed upgrade.
    * @returns A function that stops handling the signal.
@@ -354,20 +436,8 @@ export class Upgrader implements AsyncDisposable {
    * off();
    * ```
    */
-  onSignal(signal: SignalName = "SIGHUP", onError?: (err: Error) => void): () => void {
-    if (onError !== undefined && typeof onError !== "function") {
-      throw new TypeError("Cannot handle signal: onError must be a function");
-    }
-    const report = onError ?? ((err: Error) => console.error(`netkit: ${err.message}`));
-    const remove = os.onSignal(signal, () => {
-      this.upgrade().catch((err) => report(err instanceof Error ? err : new Error(String(err))));
-    });
-    const off = () => {
-      this.#signals.delete(off);
-      remove();
-    };
-    this.#signals.add(off);
-    return off;
+  onSignal(signal: Signal = "SIGHUP", onError?: (err: Error) => void): () => void {
+    return this.handleSignals({ signals: [signal], onError });
   }
 
   /**

@@ -11,7 +11,7 @@
 //   through bun:ffi (no flag needed) sets the flag all the same.
 import { readFileSync } from "node:fs";
 import { openFcntl } from "./_nonblock.ts";
-import { hostRuntime } from "./_process.ts";
+import { HOST } from "./_host.ts";
 
 const F_GETFD = 1;
 const F_SETFD = 2;
@@ -56,7 +56,7 @@ export function isCloseOnExec(fd: number): boolean | undefined {
  * (Node: whether it already was, which libuv does at start-up).
  */
 export function setCloseOnExec(fd: number): boolean {
-  const runtime = hostRuntime();
+  const runtime = HOST;
   const lib = runtime === "deno" ? openFcntl() : runtime === "bun" ? bunFcntl() : null;
   if (lib === null) return isCloseOnExec(fd) === true;
   try {

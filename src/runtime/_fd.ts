@@ -10,13 +10,13 @@
 // Deno only with --allow-all); without them the callers fall back.
 import { closeSync, fstatSync, readdirSync, readFileSync, readlinkSync, writeSync } from "node:fs";
 import * as net from "node:net";
-import { hostRuntime } from "./_process.ts";
+import { HOST } from "./_host.ts";
 import type { FdKind, Listener } from "./types.ts";
 
 /** Closes a raw fd this process owns. Errors (already closed) are ignored. */
 export function closeFd(fd: number): void {
   try {
-    if (hostRuntime() === "deno") new net.Socket({ fd }).destroy();
+    if (HOST === "deno") new net.Socket({ fd }).destroy();
     else closeSync(fd);
   } catch {
     // Not open, or not a socket Deno could adopt.
@@ -28,7 +28,7 @@ export function closeFd(fd: number): void {
  * write failed (the peer is gone).
  */
 export function writeFdAndClose(fd: number, text: string): Promise<boolean> {
-  if (hostRuntime() !== "deno") {
+  if (HOST !== "deno") {
     let ok = true;
     try {
       writeSync(fd, text);
@@ -179,7 +179,7 @@ export function fdIdentity(fd: number): string | undefined {
   } catch (err) {
     if ((err as { code?: unknown }).code === "ENOENT") return undefined;
   }
-  if (hostRuntime() === "deno") return undefined; // its node:fs takes resource ids
+  if (HOST === "deno") return undefined; // its node:fs takes resource ids
   try {
     const st = fstatSync(fd);
     return `${st.dev}:${st.ino}`;

@@ -10,7 +10,7 @@
 //   way is not listened on, so libuv does not poll it.
 import { spawn } from "node:child_process";
 import { denoRuntime } from "./deno.ts";
-import { hostRuntime } from "./_process.ts";
+import { HOST } from "./_host.ts";
 import { AddrInUseError, NetError } from "./errors.ts";
 import { DEFAULT_BACKLOG } from "./_base_listener.ts";
 import type { Addr, HeldListener, TcpListenOptions, UnixListenOptions } from "./types.ts";
@@ -232,7 +232,7 @@ async function holdDeno(options: TcpListenOptions | UnixListenOptions): Promise<
 
 /** Listens without ever accepting: for a process that only passes the socket on. */
 export function holdListener(options: TcpListenOptions | UnixListenOptions): Promise<HeldListener> {
-  switch (hostRuntime()) {
+  switch (HOST) {
     case "deno":
       return holdDeno(options);
     case "bun":

@@ -11,6 +11,7 @@
 import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { HOST } from "./_host.ts";
 import { denoNs, environment, processId, removeFile } from "./_process.ts";
 import type { NotifyReceiver } from "./types.ts";
 
@@ -47,7 +48,7 @@ let bunLibc: { libc: BunLibc; ptr: (v: Uint8Array) => number } | null | undefine
 function bunFfi(): { libc: BunLibc; ptr: (v: Uint8Array) => number } | null {
   if (bunLibc !== undefined) return bunLibc;
   bunLibc = null;
-  if ((globalThis as { Bun?: unknown }).Bun === undefined) return null;
+  if (HOST !== "bun") return null;
   const req = (import.meta as { require?: (id: string) => unknown }).require;
   if (typeof req !== "function") return null;
   try {

@@ -18,10 +18,9 @@ import {
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Socket } from "node:net";
-import { onSignal as onAnySignal } from "./_signals.ts";
 import { setNonBlocking } from "./_nonblock.ts";
 import { closeFd } from "./_fd.ts";
-import type { ExitStatus, RuntimeName, SignalName, SpawnOptions, Subprocess } from "./types.ts";
+import type { ExitStatus, Signal, SpawnOptions, Subprocess } from "./types.ts";
 
 interface DenoProcessNs {
   execPath(): string;
@@ -35,15 +34,6 @@ interface DenoProcessNs {
 export function denoNs(): DenoProcessNs | undefined {
   const d = (globalThis as { Deno?: DenoProcessNs }).Deno;
   return typeof d?.execPath === "function" ? d : undefined;
-}
-
-/** The runtime really running this code (useRuntime() does not change it). */
-export function hostRuntime(): RuntimeName {
-  if (denoNs() !== undefined) return "deno";
-  if (typeof (globalThis as { Bun?: { listen?: unknown } }).Bun?.listen === "function") {
-    return "bun";
-  }
-  return "node";
 }
 
 /** This process's id. */
@@ -152,43 +142,13 @@ export function exitProcess(code: number): never {
 }
 
 /** Sends `signal` to the process `pid`; `false` if there is no such process. */
-export function killProcess(pid: number, signal: SignalName | "SIGKILL"): boolean {
+export function killProcess(pid: number, signal: Signal | "SIGKILL"): boolean {
   try {
     process.kill(pid, signal);
     return true;
   } catch {
     return false;
   }
-}
-
-const SIGNALS: ReadonlySet<string> = new Set([
-  "SIGHUP",
-  "SIGINT",
-  "SIGQUIT",
-  "SIGTERM",
-  "SIGUSR1",
-  "SIGUSR2",
-  "SIGWINCH",
-]);
-
-/** Throws unless `signal` is one {@linkcode onSignal} can handle. */
-export function checkSignal(signal: unknown, action: string): asserts signal is SignalName {
-  if (typeof signal !== "string" || !SIGNALS.has(signal)) {
-    throw new RangeError(
-      `Cannot ${action}: signal must be one of ${[...SIGNALS].join(", ")}, received ${
-        String(signal)
-      }`,
-    );
-  }
-}
-
-/**
- * Calls `handler` each time this process receives `signal` (one of
- * {@linkcode SignalName}); _signals.ts does the work. Returns the remover.
- */
-export function onSignal(signal: SignalName, handler: () => void): () => void {
-  checkSignal(signal, "handle signal");
-  return onAnySignal(signal, () => handler());
 }
 
 /** Writes `data` to a temporary file beside `path`, then renames it over `path`. */
@@ -335,7 +295,7 @@ export function spawnProcess(options: SpawnOptions): Promise<Subprocess> {
     closeControl(): void {
       control?.destroy();
     },
-    kill(signal: SignalName | "SIGKILL" = "SIGTERM"): boolean {
+    kill(signal: Signal | "SIGKILL" = "SIGTERM"): boolean {
       if (status !== undefined) return false;
       // Not child.kill(): after it, Deno's child_process reports the signal
       // sent as the exit status even when the child exited with a code.

@@ -1,18 +1,47 @@
 // Runtime adapter: process signal handlers through node:process, which Deno,
 // Bun and Node all provide. Only src/runtime/ may import `node:*`.
 import process from "node:process";
+import type { Signal } from "./types.ts";
+
+const SIGNALS: ReadonlySet<string> = new Set<Signal>([
+  "SIGHUP",
+  "SIGINT",
+  "SIGQUIT",
+  "SIGTERM",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGWINCH",
+]);
+
+/** Throws unless `signal` names a {@linkcode Signal}. */
+export function checkSignal(signal: unknown, action: string): asserts signal is Signal {
+  if (typeof signal !== "string") {
+    throw new TypeError(
+      `Cannot ${action}: expected a signal name like "SIGINT", received ${String(signal)}`,
+    );
+  }
+  if (!SIGNALS.has(signal)) {
+    throw new RangeError(
+      `Cannot ${action}: signal must be one of ${[...SIGNALS].join(", ")}, received ${signal}`,
+    );
+  }
+}
 
 /**
  * Calls `handler` each time the process receives `signal`, instead of the
  * signal's default action (for SIGINT and SIGTERM: exiting). Returns the
  * function that removes the handler; once the last handler of a signal is
- * removed, its default action applies again.
+ * removed, its default action applies again. The handler does not keep the
+ * process alive.
+ *
+ * This is the one signal API: `GracefulHttp.handleSignals()`,
+ * `Upgrader.handleSignals()` and the `netkit` CLI stand on it.
  *
  * @param signal The signal's name, e.g. `"SIGINT"` or `"SIGTERM"`.
  * @param handler Called with the signal's name.
  * @returns A function that removes the handler (idempotent).
- * @throws {TypeError} If `signal` is not a string naming a signal or
- * `handler` is not a function.
+ * @throws {TypeError} If `signal` is not a string or `handler` is not a function.
+ * @throws {RangeError} If `signal` is not one of {@linkcode Signal}.
  *
  * @example Shutting down on Ctrl+C
  * ```ts
@@ -22,21 +51,17 @@ import process from "node:process";
  * off(); // Ctrl+C exits again
  * ```
  */
-export function onSignal(signal: string, handler: (signal: string) => void): () => void {
-  if (typeof signal !== "string" || !/^SIG[A-Z0-9]+$/.test(signal)) {
-    throw new TypeError(
-      `Cannot handle signal: expected a name like "SIGINT", received ${String(signal)}`,
-    );
-  }
+export function onSignal(signal: Signal, handler: (signal: Signal) => void): () => void {
+  checkSignal(signal, "handle signal");
   if (typeof handler !== "function") {
     throw new TypeError("Cannot handle signal: handler must be a function");
   }
   const listener = () => handler(signal);
-  process.on(signal as "SIGINT", listener);
+  process.on(signal, listener);
   let on = true;
   return () => {
     if (!on) return;
     on = false;
-    process.off(signal as "SIGINT", listener);
+    process.off(signal, listener);
   };
 }

@@ -11,6 +11,7 @@ import type * as tls from "node:tls";
 import { BaseListener, checkBacklog } from "./_base_listener.ts";
 import { mapError, tlsErrorCode } from "./_map_error.ts";
 import { NodeConn } from "./_node_net.ts";
+import { HOST } from "./_host.ts";
 import { procListenerFd } from "./_proc_fd.ts";
 import { TlsHandshakeError } from "./errors.ts";
 import type {
@@ -157,7 +158,7 @@ function tlsInfo(socket: tls.TLSSocket): TlsInfo {
  * conn's queue is not bounded. Elsewhere pausing is what bounds it.
  */
 function keepFlowingOnDeno(socket: tls.TLSSocket): tls.TLSSocket {
-  if (typeof (globalThis as { Deno?: unknown }).Deno !== "object") return socket;
+  if (HOST !== "deno") return socket;
   socket.pause = function (this: tls.TLSSocket) {
     return this;
   };

@@ -2,7 +2,7 @@
 // `listen({ fd })` falls back to Bun's node:net, as the issue asks and because
 // `Bun.listen({ fd })` cannot tell its own address. Only src/runtime/ may
 // touch `Bun.*`.
-import { abortable } from "./_abortable.ts";
+import { abortable } from "../_util/abort.ts";
 import { BaseConn, type OpToken } from "./_base_conn.ts";
 import { BaseListener, checkBacklog } from "./_base_listener.ts";
 import { ChunkQueue } from "./_chunk_queue.ts";

@@ -2,7 +2,7 @@
 // Deno.listen cannot serve an existing fd (it silently binds a random port
 // instead), so `listen({ fd })` falls back to Deno's node:net, which can and
 // needs no --allow-net for it. Only src/runtime/ may touch `Deno.*`.
-import { abortable } from "./_abortable.ts";
+import { abortable } from "../_util/abort.ts";
 import { BaseConn, type OpToken } from "./_base_conn.ts";
 import { BaseListener, checkBacklog } from "./_base_listener.ts";
 import { mapError } from "./_map_error.ts";

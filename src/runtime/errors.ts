@@ -3,6 +3,9 @@
  *
  * @module
  */
+import { NetkitError } from "../_util/errors.ts";
+
+export { NetkitError };
 
 /**
  * Base class of netkit's network errors. Keeps the OS error code (e.g.
@@ -16,7 +19,7 @@
  * console.log(err instanceof Error, err.code); // true "EIO"
  * ```
  */
-export class NetError extends Error {
+export class NetError extends NetkitError {
   /** The OS error code, e.g. `"ECONNRESET"`, or `undefined`. */
   readonly code: string | undefined;
 
@@ -26,7 +29,7 @@ export class NetError extends Error {
    * @param options `code` (the OS error code) and `cause`.
    */
   constructor(message: string, options?: { code?: string; cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(message, { cause: options?.cause });
     this.name = "NetError";
     this.code = options?.code;
   }

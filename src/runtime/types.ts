@@ -303,8 +303,11 @@ export interface Runtime {
 // The process/OS part (socket inheritance and restarts): what src/inherit/
 // needs from the OS, implemented in _process.ts, _fd.ts and _notify.ts.
 
-/** A signal a process can handle with {@linkcode onSignal}. */
-export type SignalName =
+/**
+ * A signal this process can handle with `onSignal()` and the
+ * `handleSignals()` methods, and send with `Subprocess.kill()`.
+ */
+export type Signal =
   | "SIGHUP"
   | "SIGINT"
   | "SIGQUIT"
@@ -312,6 +315,16 @@ export type SignalName =
   | "SIGUSR1"
   | "SIGUSR2"
   | "SIGWINCH";
+
+/**
+ * What every `handleSignals()` takes (`GracefulHttp.handleSignals()`,
+ * `Upgrader.handleSignals()`): the signals to act on; each method adds its
+ * own callbacks and says its defaults.
+ */
+export interface SignalOptions {
+  /** The signals to act on (each method has its default). */
+  signals?: readonly Signal[];
+}
 
 /** How a child process ended: its exit code, or the signal that ended it. */
 export interface ExitStatus {
@@ -385,7 +398,7 @@ export interface Subprocess {
   /** Closes this end of the control channel. Idempotent. */
   closeControl(): void;
   /** Sends a signal (default `"SIGTERM"`); `false` if the child is gone. */
-  kill(signal?: SignalName | "SIGKILL"): boolean;
+  kill(signal?: Signal | "SIGKILL"): boolean;
   /** Lets this process exit while the child goes on running. */
   unref(): void;
 }
@@ -450,12 +463,7 @@ export interface Os {
   /** Ends this process. */
   exit(code: number): never;
   /** Sends a signal to a process; `false` if there is no such process. */
-  kill(pid: number, signal: SignalName | "SIGKILL"): boolean;
-  /**
-   * Calls `handler` each time this process receives `signal`, without
-   * keeping it alive; returns a function that removes the handler.
-   */
-  onSignal(signal: SignalName, handler: () => void): () => void;
+  kill(pid: number, signal: Signal | "SIGKILL"): boolean;
   /** Starts a child process with extra fds from 3 on (`node:child_process` on every runtime). */
   spawn(options: SpawnOptions): Promise<Subprocess>;
   /** Writes a file through a temporary file and a rename, so readers never see half of it. */

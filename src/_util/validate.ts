@@ -1,11 +1,14 @@
 // Runtime-free shared tier: argument checks for timeouts and integers, and the
 // longest delay a timer honours. Every module may import this file.
 
+/** The largest signed 32-bit integer, 2^31 - 1: the default cap of integer options. */
+export const MAX_INT32 = 2 ** 31 - 1;
+
 /**
  * The longest delay `setTimeout` honours: 2^31 - 1 ms (24.8 days). A longer
  * one fires at once, so callers clamp to it or treat longer waits as endless.
  */
-export const MAX_DELAY = 2 ** 31 - 1;
+export const MAX_DELAY = MAX_INT32;
 
 /** How {@linkcode checkTimeout} reads its value. */
 export interface TimeoutCheck {
@@ -46,7 +49,7 @@ export function checkInteger(
   name: string,
   range: { min: number; max?: number; fallback?: number },
 ): number {
-  const max = range.max ?? MAX_DELAY;
+  const max = range.max ?? MAX_INT32;
   if (value === undefined && range.fallback !== undefined) return range.fallback;
   if (typeof value !== "number") {
     throw new TypeError(`Cannot ${action}: ${name} must be a number, received ${typeof value}`);

@@ -1,5 +1,6 @@
 // Internal: option checks and the waits (drain, sync) the exporter and the
 // importer share.
+import { MAX_DELAY, MAX_INT32 } from "../_util/validate.ts";
 import { TimeoutError } from "../runtime/mod.ts";
 import { Channel } from "./channel.ts";
 import { bytesCodec, type Codec, jsonCodec } from "./codec.ts";
@@ -64,14 +65,14 @@ export function sessionConfig(options: ConnectionOptions | undefined, action: st
         o.handshakeTimeout,
         10_000,
         0,
-        2 ** 31 - 1,
+        MAX_INT32,
         "handshakeTimeout",
         action,
       ),
-      writeTimeout: intOption(o.writeTimeout, 30_000, 0, 2 ** 31 - 1, "writeTimeout", action),
+      writeTimeout: intOption(o.writeTimeout, 30_000, 0, MAX_INT32, "writeTimeout", action),
       maxConnectionBytes: Infinity,
     },
-    errorBuffer: intOption(o.errorBuffer, 100, 1, 2 ** 31 - 1, "errorBuffer", action),
+    errorBuffer: intOption(o.errorBuffer, 100, 1, MAX_INT32, "errorBuffer", action),
   };
 }
 
@@ -206,7 +207,7 @@ export class ConditionWaits {
       if (timeout !== Infinity) {
         timer = setTimeout(
           () => w.settle(timeoutError(action, timeout)),
-          Math.min(timeout, 2 ** 31 - 1),
+          Math.min(timeout, MAX_DELAY),
         );
       }
       signal?.addEventListener("abort", onAbort, { once: true });

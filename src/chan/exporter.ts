@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { MAX_INT32 } from "../_util/validate.ts";
 import {
   ClosedError,
   type Conn,
@@ -415,7 +416,7 @@ export class Exporter implements AsyncDisposable {
       options?.idleTimeout,
       120_000,
       0,
-      2 ** 31 - 1,
+      MAX_INT32,
       "idleTimeout",
       action,
     );
@@ -423,7 +424,7 @@ export class Exporter implements AsyncDisposable {
       options?.frameTimeout,
       30_000,
       0,
-      2 ** 31 - 1,
+      MAX_INT32,
       "frameTimeout",
       action,
     );
@@ -443,7 +444,7 @@ export class Exporter implements AsyncDisposable {
       options?.maxChannels,
       1024,
       1,
-      2 ** 31 - 1,
+      MAX_INT32,
       "maxChannels",
       "create exporter",
     );

@@ -10,6 +10,7 @@
 // the oldest only), and, only while draining, by one timer per tracker armed
 // for the oldest, cleared once nothing is tracked. Per connection this costs
 // a timestamp and a Map insert and delete, no timer.
+import { MAX_DELAY } from "../_util/validate.ts";
 import { DrainTimeoutError } from "./errors.ts";
 import type { GracefulConnState, GracefulDrainOptions, GracefulStats } from "./types.ts";
 
@@ -26,7 +27,7 @@ export interface Entry {
 export const DEFAULT_GRACE = 5000;
 
 /** Past 2^31 - 1 ms (24.8 days) timers misfire: such a wait counts as endless. */
-const MAX_TIMER = 2 ** 31 - 1;
+const MAX_TIMER = MAX_DELAY;
 
 /** Validates a `grace` option (milliseconds, 0 turns freshness off). */
 export function checkGrace(grace: unknown, action: string): number {

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { MAX_DELAY } from "../_util/validate.ts";
 import {
   type Addr,
   type Conn,
@@ -531,7 +532,7 @@ class Server implements HttpServer {
       });
       if (signal?.aborted) return onAbort();
       signal?.addEventListener("abort", onAbort, { once: true });
-      if (timeout <= 2 ** 31 - 1) timer = setTimeout(() => cut(`after ${timeout} ms`), timeout);
+      if (timeout <= MAX_DELAY) timer = setTimeout(() => cut(`after ${timeout} ms`), timeout);
     });
   }
 

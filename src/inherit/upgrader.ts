@@ -12,6 +12,8 @@ import {
   type SignalOptions,
 } from "../runtime/mod.ts";
 import { os } from "../runtime/_internal.ts";
+import { watch } from "../_util/abort.ts";
+import { checkTimeout } from "../_util/validate.ts";
 import { Net, type NetListenOptions, spawnWithListeners, type StartProcessOptions } from "./net.ts";
 import { UpgradeError } from "./errors.ts";
 
@@ -110,14 +112,10 @@ export class Upgrader implements AsyncDisposable {
    * @throws {TypeError} If `pidFile` is not a string.
    */
   constructor(options: UpgraderOptions = {}) {
-    const timeout = options.timeout ?? 60_000;
-    if (typeof timeout !== "number" || !(timeout > 0) || !Number.isFinite(timeout)) {
-      throw new RangeError(
-        `Cannot create upgrader: timeout must be a positive number of milliseconds, received ${
-          String(timeout)
-        }`,
-      );
-    }
+    const timeout = checkTimeout(options.timeout, "create upgrader", {
+      fallback: 60_000,
+      positive: true,
+    });
     if (options.pidFile !== undefined && typeof options.pidFile !== "string") {
       throw new TypeError("Cannot create upgrader: pidFile must be a string");
     }
@@ -298,24 +296,20 @@ export class Upgrader implements AsyncDisposable {
       | { kind: "timeout" }
       | { kind: "closed" }
       | { kind: "aborted"; reason: unknown };
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let onAbort: (() => void) | undefined;
+    let stopWatch = () => {};
     const outcome = await new Promise<Outcome>((resolve) => {
       sub.onMessage((line) => {
         if (line.trim() === "READY=1") resolve({ kind: "ready" });
       });
       sub.exited.then((s) => resolve({ kind: "exited", code: s.code, signal: s.signal }));
-      timer = setTimeout(() => resolve({ kind: "timeout" }), this.#timeout);
       this.#abortCurrent = () => resolve({ kind: "closed" });
       if (this.#closed()) resolve({ kind: "closed" });
-      if (signal !== undefined) {
-        onAbort = () => resolve({ kind: "aborted", reason: signal.reason });
-        if (signal.aborted) onAbort();
-        else signal.addEventListener("abort", onAbort, { once: true });
-      }
+      stopWatch = watch(signal, this.#timeout, {
+        onAbort: (reason) => resolve({ kind: "aborted", reason }),
+        onTimeout: () => resolve({ kind: "timeout" }),
+      });
     });
-    clearTimeout(timer);
-    if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
+    stopWatch();
     this.#abortCurrent = undefined;
     sub.closeControl();
     if (outcome.kind === "ready") {

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { MAX_DELAY } from "../_util/validate.ts";
 import {
   type AbortOptions,
   acceptAll,
@@ -124,7 +125,7 @@ class Buffered implements BufferedListener {
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
         this.#expire(timeout);
-      }, Math.min(timeout, 2 ** 31 - 1));
+      }, Math.min(timeout, MAX_DELAY));
     }
   }
 

@@ -1,5 +1,6 @@
 // Internal: Go-style deadlines, with timers armed only while an operation waits.
 // Runtime-free.
+import { MAX_DELAY } from "../_util/validate.ts";
 import { TimeoutError } from "./errors.ts";
 import type { Deadline } from "./types.ts";
 
@@ -98,6 +99,6 @@ export class DeadlineClock {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#arm();
-    }, Math.min(wait, 2 ** 31 - 1));
+    }, Math.min(wait, MAX_DELAY));
   }
 }

@@ -8,9 +8,10 @@
 //   permission, where /proc needs --allow-all on Deno 2.
 // /proc/self/fd and /proc/net/{tcp,tcp6,unix} tell what an fd is (Linux; on
 // Deno only with --allow-all); without them the callers fall back.
-import { closeSync, fstatSync, readdirSync, readFileSync, readlinkSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, readdirSync, readlinkSync, writeSync } from "node:fs";
 import * as net from "node:net";
 import { HOST } from "./_host.ts";
+import { procSockets } from "./_proc_fd.ts";
 import type { FdKind, Listener } from "./types.ts";
 
 /** Closes a raw fd this process owns. Errors (already closed) are ignored. */
@@ -93,35 +94,6 @@ export function listenerFdForChild(
   return fd === undefined ? undefined : { fd, dup: false, release: () => {} };
 }
 
-function hexIp(hex: string): string {
-  if (hex.length === 8) {
-    // IPv4, in host (little-endian) byte order.
-    const n = parseInt(hex, 16);
-    return [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, n >>> 24].join(".");
-  }
-  // IPv6: four 32-bit words, each in host byte order.
-  const bytes: number[] = [];
-  for (let w = 0; w < 4; w++) {
-    const word = hex.slice(w * 8, w * 8 + 8);
-    for (let b = 3; b >= 0; b--) bytes.push(parseInt(word.slice(b * 2, b * 2 + 2), 16));
-  }
-  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 255 && bytes[11] === 255) {
-    return bytes.slice(12).join(".");
-  }
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] << 8) | bytes[i + 1]).toString(16));
-  // Shorten the longest run of zero groups (RFC 5952), e.g. "::" and "::1".
-  let best = -1, bestLen = 0;
-  for (let i = 0; i < 8;) {
-    let j = i;
-    while (j < 8 && groups[j] === "0") j++;
-    if (j - i > bestLen && j - i > 1) [best, bestLen] = [i, j - i];
-    i = j === i ? i + 1 : j;
-  }
-  if (best < 0) return groups.join(":");
-  return `${groups.slice(0, best).join(":")}::${groups.slice(best + bestLen).join(":")}`;
-}
-
 /**
  * What the fd `fd` of this process is, from /proc; `undefined` where /proc
  * cannot be read (not Linux, or Deno without --allow-all).
@@ -139,27 +111,11 @@ export function inspectFd(fd: number): FdKind | undefined {
   const inode = m[1];
   try {
     // Unix first: its table is small, the TCP one holds every TIME_WAIT too.
-    for (const line of readFileSync("/proc/net/unix", "utf8").split("\n").slice(1)) {
-      if (!line.includes(inode)) continue;
-      const f = line.trim().split(/\s+/);
-      if (f.length <= 6 || f[6] !== inode) continue;
-      // Flags 00010000 is __SO_ACCEPTCON (listening); type 0001 is SOCK_STREAM.
-      const listening = (parseInt(f[3], 16) & 0x10000) !== 0 && f[4] === "0001";
-      if (!listening) return { kind: "other" };
-      return { kind: "listener", addr: { transport: "unix", path: f[7] ?? "" } };
-    }
-    for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-      for (const line of readFileSync(file, "utf8").split("\n").slice(1)) {
-        if (!line.includes(inode)) continue;
-        const f = line.trim().split(/\s+/);
-        if (f.length <= 9 || f[9] !== inode) continue;
-        if (f[3] !== "0A") return { kind: "other" };
-        const [ip, port] = f[1].split(":");
-        return {
-          kind: "listener",
-          addr: { transport: "tcp", hostname: hexIp(ip), port: parseInt(port, 16) },
-        };
-      }
+    for (const table of ["unix", "tcp"] as const) {
+      const found = procSockets(table, (line) => line.includes(inode))
+        .find((s) => s.inode === inode);
+      if (found === undefined) continue;
+      return found.listening ? { kind: "listener", addr: found.addr } : { kind: "other" };
     }
   } catch {
     return undefined;

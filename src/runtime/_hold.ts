@@ -11,6 +11,7 @@
 import { spawn } from "node:child_process";
 import { denoRuntime } from "./deno.ts";
 import { HOST } from "./_host.ts";
+import { type BunPointers, openLibc } from "./_libc.ts";
 import { AddrInUseError, NetError } from "./errors.ts";
 import { DEFAULT_BACKLOG } from "./_base_listener.ts";
 import type { Addr, HeldListener, TcpListenOptions, UnixListenOptions } from "./types.ts";
@@ -24,20 +25,8 @@ interface BunHoldLibc {
   close(fd: number): number;
   __errno_location(): number;
 }
-interface BunHoldFfi {
-  dlopen(
-    path: string,
-    symbols: Record<string, { args: string[]; returns: string }>,
-  ): { symbols: unknown };
-  ptr(view: Uint8Array): number;
-  read: { i32(ptr: number, offset?: number): number };
-}
-
-function bunLibc(): { libc: BunHoldLibc; ffi: BunHoldFfi } {
-  const req = (import.meta as { require?: (id: string) => unknown }).require;
-  if (typeof req !== "function") throw new Error("Cannot hold listener: bun:ffi is not available");
-  const ffi = req("bun:ffi") as BunHoldFfi;
-  const symbols = {
+function bunLibc(): { libc: BunHoldLibc; ffi: BunPointers } {
+  const lib = openLibc<BunHoldLibc>({
     socket: { args: ["i32", "i32", "i32"], returns: "i32" },
     setsockopt: { args: ["i32", "i32", "i32", "ptr", "u32"], returns: "i32" },
     bind: { args: ["i32", "ptr", "u32"], returns: "i32" },
@@ -45,16 +34,11 @@ function bunLibc(): { libc: BunHoldLibc; ffi: BunHoldFfi } {
     getsockname: { args: ["i32", "ptr", "ptr"], returns: "i32" },
     close: { args: ["i32"], returns: "i32" },
     __errno_location: { args: [], returns: "ptr" },
-  };
-  let lastErr: unknown;
-  for (const path of ["libc.so.6", "libc.so"]) {
-    try {
-      return { libc: ffi.dlopen(path, symbols).symbols as BunHoldLibc, ffi };
-    } catch (err) {
-      lastErr = err;
-    }
+  });
+  if (lib?.pointers == null) {
+    throw new Error("Cannot hold listener: libc is not reachable through bun:ffi");
   }
-  throw new Error("Cannot hold listener: libc not found", { cause: lastErr });
+  return { libc: lib.symbols, ffi: lib.pointers };
 }
 
 function ipv4Bytes(host: string): number[] | undefined {

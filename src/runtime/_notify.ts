@@ -12,6 +12,7 @@ import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HOST } from "./_host.ts";
+import { openLibc } from "./_libc.ts";
 import { denoNs, environment, processId, removeFile } from "./_process.ts";
 import type { NotifyReceiver } from "./types.ts";
 
@@ -34,43 +35,19 @@ interface BunLibc {
   recvfrom(fd: number, buf: number, len: number, flags: number, a: null, l: null): bigint;
   close(fd: number): number;
 }
-interface BunFfi {
-  dlopen(
-    path: string,
-    symbols: Record<string, { args: string[]; returns: string }>,
-  ): { symbols: unknown };
-  ptr(view: Uint8Array): number;
-}
-
 let bunLibc: { libc: BunLibc; ptr: (v: Uint8Array) => number } | null | undefined;
 
-/** libc through bun:ffi on Bun; `null` elsewhere. */
+/** libc through bun:ffi on Bun; `null` elsewhere (Deno's FFI passes pointers as objects). */
 function bunFfi(): { libc: BunLibc; ptr: (v: Uint8Array) => number } | null {
   if (bunLibc !== undefined) return bunLibc;
-  bunLibc = null;
-  if (HOST !== "bun") return null;
-  const req = (import.meta as { require?: (id: string) => unknown }).require;
-  if (typeof req !== "function") return null;
-  try {
-    const ffi = req("bun:ffi") as BunFfi;
-    const symbols = {
-      socket: { args: ["i32", "i32", "i32"], returns: "i32" },
-      bind: { args: ["i32", "ptr", "u32"], returns: "i32" },
-      sendto: { args: ["i32", "ptr", "u64", "i32", "ptr", "u32"], returns: "i64" },
-      recvfrom: { args: ["i32", "ptr", "u64", "i32", "ptr", "ptr"], returns: "i64" },
-      close: { args: ["i32"], returns: "i32" },
-    };
-    for (const path of ["libc.so.6", "libc.so"]) {
-      try {
-        bunLibc = { libc: ffi.dlopen(path, symbols).symbols as BunLibc, ptr: ffi.ptr };
-        break;
-      } catch {
-        // Try the next name (musl calls it libc.so).
-      }
-    }
-  } catch {
-    // No bun:ffi.
-  }
+  const lib = HOST !== "bun" ? null : openLibc<BunLibc>({
+    socket: { args: ["i32", "i32", "i32"], returns: "i32" },
+    bind: { args: ["i32", "ptr", "u32"], returns: "i32" },
+    sendto: { args: ["i32", "ptr", "u64", "i32", "ptr", "u32"], returns: "i64" },
+    recvfrom: { args: ["i32", "ptr", "u64", "i32", "ptr", "ptr"], returns: "i64" },
+    close: { args: ["i32"], returns: "i32" },
+  });
+  bunLibc = lib?.pointers ? { libc: lib.symbols, ptr: lib.pointers.ptr } : null;
   return bunLibc;
 }
 

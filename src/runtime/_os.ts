@@ -2,7 +2,7 @@
 // from the process, fd and notify parts. Runtime-free itself.
 import { closeFd, fdIdentity, inspectFd, listenerFdForChild, writeFdAndClose } from "./_fd.ts";
 import { listenNotify, notifyTransport, sendNotify } from "./_notify.ts";
-import { setCloseOnExec } from "./_cloexec.ts";
+import { setCloseOnExec } from "./_fcntl.ts";
 import { stopAccepting } from "./_stop_accepting.ts";
 import { holdListener } from "./_hold.ts";
 import { listenNodeNet } from "./_node_net.ts";

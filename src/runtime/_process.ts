@@ -18,7 +18,7 @@ import {
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Socket } from "node:net";
-import { setNonBlocking } from "./_nonblock.ts";
+import { setNonBlocking } from "./_fcntl.ts";
 import { closeFd } from "./_fd.ts";
 import type { ExitStatus, Signal, SpawnOptions, Subprocess } from "./types.ts";
 

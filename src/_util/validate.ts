@@ -2,13 +2,13 @@
 // longest delay a timer honours. Every module may import this file.
 
 /** The largest signed 32-bit integer, 2^31 - 1: the default cap of integer options. */
-export const MAX_INT32 = 2 ** 31 - 1;
+export const MAX_INT32: number = 2 ** 31 - 1;
 
 /**
  * The longest delay `setTimeout` honours: 2^31 - 1 ms (24.8 days). A longer
  * one fires at once, so callers clamp to it or treat longer waits as endless.
  */
-export const MAX_DELAY = MAX_INT32;
+export const MAX_DELAY: number = MAX_INT32;
 
 /** How {@linkcode checkTimeout} reads its value. */
 export interface TimeoutCheck {

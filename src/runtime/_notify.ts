@@ -8,9 +8,7 @@
 // - Node 20: node:dgram has no Unix datagrams and there is no FFI.
 // Where a runtime cannot send, `systemd-notify --no-block` is spawned instead
 // (the message then comes from another pid: systemd needs NotifyAccess=all).
-import { spawn } from "node:child_process";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { childProcess, nodeOs, path } from "./_node.ts";
 import { HOST } from "./_host.ts";
 import { openLibc } from "./_libc.ts";
 import { denoNs, environment, processId, removeFile } from "./_process.ts";
@@ -74,14 +72,17 @@ function sockaddrUn(path: string): [Uint8Array, number] {
 }
 
 function tempSocketPath(): string {
-  return join(tmpdir(), `netkit-${processId()}-${Math.random().toString(36).slice(2)}.sock`);
+  return path().join(
+    nodeOs().tmpdir(),
+    `netkit-${processId()}-${Math.random().toString(36).slice(2)}.sock`,
+  );
 }
 
 /** Runs `systemd-notify --no-block <lines…>`; `false` if it is not installed. */
 function systemdNotify(socket: string, message: string): Promise<boolean> {
   const assignments = message.split("\n").filter((l) => l !== "");
   return new Promise<boolean>((resolve, reject) => {
-    const child = spawn("systemd-notify", ["--no-block", ...assignments], {
+    const child = childProcess().spawn("systemd-notify", ["--no-block", ...assignments], {
       stdio: ["ignore", "ignore", "pipe"],
       env: { ...environment(), NOTIFY_SOCKET: socket },
     });

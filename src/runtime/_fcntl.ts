@@ -14,7 +14,7 @@
 //   holder of the socket too. Without --allow-ffi the flag is restored as a
 //   side effect wherever node:net adopts a dup of the fd (closeFd() of a
 //   fdForIpc() dup does), which Net's hand-offs do.
-import { fs } from "./_node.ts";
+import { builtin } from "./_node.ts";
 import { HOST } from "./_host.ts";
 import { openLibc } from "./_libc.ts";
 
@@ -46,7 +46,9 @@ function setFlag(fd: number, get: number, set: number, bit: number): boolean | u
 /** Whether `fd` is close-on-exec, from /proc/self/fdinfo; `undefined` where it cannot tell. */
 export function isCloseOnExec(fd: number): boolean | undefined {
   try {
-    const m = /^flags:\s+([0-7]+)$/m.exec(fs().readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"));
+    const m = /^flags:\s+([0-7]+)$/m.exec(
+      builtin("node:fs").readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"),
+    );
     return m === null ? undefined : (parseInt(m[1], 8) & O_CLOEXEC) !== 0;
   } catch {
     return undefined;

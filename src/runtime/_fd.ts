@@ -8,7 +8,7 @@
 //   permission, where /proc needs --allow-all on Deno 2.
 // /proc/self/fd and /proc/net/{tcp,tcp6,unix} tell what an fd is (Linux; on
 // Deno only with --allow-all); without them the callers fall back.
-import { fs, net } from "./_node.ts";
+import { builtin } from "./_node.ts";
 import type * as nodeNet from "node:net";
 import { HOST } from "./_host.ts";
 import { procSockets } from "./_proc_fd.ts";
@@ -17,8 +17,8 @@ import type { FdKind, Listener } from "./types.ts";
 /** Closes a raw fd this process owns. Errors (already closed) are ignored. */
 export function closeFd(fd: number): void {
   try {
-    if (HOST === "deno") new (net().Socket)({ fd }).destroy();
-    else fs().closeSync(fd);
+    if (HOST === "deno") new (builtin("node:net").Socket)({ fd }).destroy();
+    else builtin("node:fs").closeSync(fd);
   } catch {
     // Not open, or not a socket Deno could adopt.
   }
@@ -32,7 +32,7 @@ export function writeFdAndClose(fd: number, text: string): Promise<boolean> {
   if (HOST !== "deno") {
     let ok = true;
     try {
-      fs().writeSync(fd, text);
+      builtin("node:fs").writeSync(fd, text);
     } catch {
       ok = false;
     }
@@ -42,7 +42,7 @@ export function writeFdAndClose(fd: number, text: string): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     let socket: nodeNet.Socket;
     try {
-      socket = new (net().Socket)({ fd, readable: false, writable: true });
+      socket = new (builtin("node:net").Socket)({ fd, readable: false, writable: true });
     } catch {
       resolve(false);
       return;
@@ -101,7 +101,7 @@ export function listenerFdForChild(
 export function inspectFd(fd: number): FdKind | undefined {
   let target: string;
   try {
-    target = fs().readlinkSync(`/proc/self/fd/${fd}`);
+    target = builtin("node:fs").readlinkSync(`/proc/self/fd/${fd}`);
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     return code === "ENOENT" ? { kind: "closed" } : undefined;
@@ -131,13 +131,13 @@ export function inspectFd(fd: number): FdKind | undefined {
  */
 export function fdIdentity(fd: number): string | undefined {
   try {
-    return fs().readlinkSync(`/proc/self/fd/${fd}`);
+    return builtin("node:fs").readlinkSync(`/proc/self/fd/${fd}`);
   } catch (err) {
     if ((err as { code?: unknown }).code === "ENOENT") return undefined;
   }
   if (HOST === "deno") return undefined; // its node:fs takes resource ids
   try {
-    const st = fs().fstatSync(fd);
+    const st = builtin("node:fs").fstatSync(fd);
     return `${st.dev}:${st.ino}`;
   } catch {
     return undefined;
@@ -147,7 +147,9 @@ export function fdIdentity(fd: number): string | undefined {
 /** The fds this process has open, from /proc (`undefined` where it cannot tell). */
 export function openFds(): number[] | undefined {
   try {
-    return fs().readdirSync("/proc/self/fd").map(Number).filter((n) => Number.isInteger(n));
+    return builtin("node:fs").readdirSync("/proc/self/fd").map(Number).filter((n) =>
+      Number.isInteger(n)
+    );
   } catch {
     return undefined;
   }

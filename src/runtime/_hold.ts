@@ -8,7 +8,7 @@
 // - Node: no FFI, but a short-lived Node helper can bind and send its raw TCP
 //   handle back over the IPC channel ('net.Native'): a handle received that
 //   way is not listened on, so libuv does not poll it.
-import { childProcess } from "./_node.ts";
+import { builtin } from "./_node.ts";
 import { denoRuntime } from "./deno.ts";
 import { HOST } from "./_host.ts";
 import { type BunPointers, openLibc } from "./_libc.ts";
@@ -167,7 +167,7 @@ function holdNode(options: TcpListenOptions | UnixListenOptions): Promise<HeldLi
     };
   const what = "path" in options ? options.path : `${listenArgs.host}:${listenArgs.port}`;
   return new Promise<HeldListener>((resolve, reject) => {
-    const child = childProcess().spawn(process.execPath, [
+    const child = builtin("node:child_process").spawn(process.execPath, [
       "-e",
       NODE_BINDER,
       JSON.stringify(listenArgs),

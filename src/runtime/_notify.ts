@@ -8,7 +8,7 @@
 // - Node 20: node:dgram has no Unix datagrams and there is no FFI.
 // Where a runtime cannot send, `systemd-notify --no-block` is spawned instead
 // (the message then comes from another pid: systemd needs NotifyAccess=all).
-import { childProcess, nodeOs, path } from "./_node.ts";
+import { builtin } from "./_node.ts";
 import { HOST } from "./_host.ts";
 import { openLibc } from "./_libc.ts";
 import { denoNs, environment, processId, removeFile } from "./_process.ts";
@@ -72,8 +72,8 @@ function sockaddrUn(path: string): [Uint8Array, number] {
 }
 
 function tempSocketPath(): string {
-  return path().join(
-    nodeOs().tmpdir(),
+  return builtin("node:path").join(
+    builtin("node:os").tmpdir(),
     `netkit-${processId()}-${Math.random().toString(36).slice(2)}.sock`,
   );
 }
@@ -82,7 +82,10 @@ function tempSocketPath(): string {
 function systemdNotify(socket: string, message: string): Promise<boolean> {
   const assignments = message.split("\n").filter((l) => l !== "");
   return new Promise<boolean>((resolve, reject) => {
-    const child = childProcess().spawn("systemd-notify", ["--no-block", ...assignments], {
+    const child = builtin("node:child_process").spawn("systemd-notify", [
+      "--no-block",
+      ...assignments,
+    ], {
       stdio: ["ignore", "ignore", "pipe"],
       env: { ...environment(), NOTIFY_SOCKET: socket },
     });

@@ -4,7 +4,7 @@
 // /proc/net, the fd is the /proc/self/fd entry linking to it. Needs read
 // access to /proc (on Deno 2.9 reading /proc needs --allow-all:
 // --allow-read=/proc is refused); elsewhere, or without access, `undefined`.
-import { fs } from "./_node.ts";
+import { builtin } from "./_node.ts";
 import type { Addr } from "./types.ts";
 
 /** One socket of a /proc/net table. */
@@ -58,7 +58,7 @@ export function procSockets(
   const found: ProcSocket[] = [];
   const files = table === "unix" ? ["/proc/net/unix"] : ["/proc/net/tcp", "/proc/net/tcp6"];
   for (const file of files) {
-    for (const line of fs().readFileSync(file, "utf8").split("\n").slice(1)) {
+    for (const line of builtin("node:fs").readFileSync(file, "utf8").split("\n").slice(1)) {
       if (line === "" || (prefilter !== undefined && !prefilter(line))) continue;
       const f = line.trim().split(/\s+/);
       if (table === "unix") {
@@ -102,10 +102,10 @@ export function procListenerFd(addr: Addr): number | undefined {
       return undefined;
     }
     if (inodes.size === 0) return undefined;
-    for (const name of fs().readdirSync("/proc/self/fd")) {
+    for (const name of builtin("node:fs").readdirSync("/proc/self/fd")) {
       let target: string;
       try {
-        target = fs().readlinkSync(`/proc/self/fd/${name}`);
+        target = builtin("node:fs").readlinkSync(`/proc/self/fd/${name}`);
       } catch {
         continue;
       }

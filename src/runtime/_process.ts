@@ -5,7 +5,7 @@
 // runtime differs (Deno: no execArgv, signals through Deno.addSignalListener)
 // this file branches on the real host runtime, not on the adapter picked by
 // useRuntime(). Only src/runtime/ may touch `Deno.*`, `Bun.*` or `node:*`.
-import { childProcess, fs, nodeProcess, url as nodeUrl } from "./_node.ts";
+import { builtin } from "./_node.ts";
 import type * as ChildProcess from "node:child_process";
 import type { Socket } from "node:net";
 import { setNonBlocking } from "./_fcntl.ts";
@@ -28,23 +28,23 @@ export function denoNs(): DenoProcessNs | undefined {
 
 /** This process's id. */
 export function processId(): number {
-  return nodeProcess().pid;
+  return builtin("node:process").pid;
 }
 
 /** The parent process's id. */
 export function parentProcessId(): number {
-  return nodeProcess().ppid;
+  return builtin("node:process").ppid;
 }
 
 /** The current working directory. */
 export function currentDirectory(): string {
-  return nodeProcess().cwd();
+  return builtin("node:process").cwd();
 }
 
 /** An environment variable, or `undefined` (also when Deno may not read it). */
 export function getEnv(name: string): string | undefined {
   try {
-    return nodeProcess().env[name];
+    return builtin("node:process").env[name];
   } catch {
     return undefined;
   }
@@ -53,7 +53,7 @@ export function getEnv(name: string): string | undefined {
 /** Removes an environment variable for this process and the children it starts later. */
 export function unsetEnv(name: string): void {
   try {
-    delete nodeProcess().env[name];
+    delete builtin("node:process").env[name];
   } catch {
     // Deno without --allow-env: nothing was readable either.
   }
@@ -62,7 +62,7 @@ export function unsetEnv(name: string): void {
 /** A copy of the whole environment. */
 export function environment(): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(nodeProcess().env)) if (v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(builtin("node:process").env)) if (v !== undefined) out[k] = v;
   return out;
 }
 
@@ -95,36 +95,36 @@ export function selfCommand(): { command: string; args: string[] } {
     const command = d.execPath();
     try {
       // Exact, flags included, but Deno lets only --allow-all read /proc.
-      const argv = fs().readFileSync("/proc/self/cmdline", "utf8").split("\0");
+      const argv = builtin("node:fs").readFileSync("/proc/self/cmdline", "utf8").split("\0");
       if (argv[argv.length - 1] === "") argv.pop();
       if (argv.length > 1) return { command, args: argv.slice(1) };
     } catch {
       // Rebuilt below from what Deno tells without /proc.
     }
     const main = d.mainModule.startsWith("file:")
-      ? nodeUrl().fileURLToPath(d.mainModule)
+      ? builtin("node:url").fileURLToPath(d.mainModule)
       : d.mainModule;
     return { command, args: ["run", ...denoPermissionFlags(d), main, ...d.args] };
   }
-  const p = nodeProcess();
+  const p = builtin("node:process");
   return { command: p.execPath, args: [...p.execArgv, ...p.argv.slice(1)] };
 }
 
 /** The arguments given to the script (after the script's own path). */
 export function scriptArgs(): string[] {
   const d = denoNs();
-  return d !== undefined ? [...d.args] : nodeProcess().argv.slice(2);
+  return d !== undefined ? [...d.args] : builtin("node:process").argv.slice(2);
 }
 
 /** Whether the module at `url` (its `import.meta.url`) is the program's entry point. */
 export function isMainModule(url: string): boolean {
   const d = denoNs();
   if (d !== undefined) return d.mainModule === url;
-  const main = nodeProcess().argv[1];
+  const main = builtin("node:process").argv[1];
   if (main === undefined) return false;
   try {
-    return nodeUrl().pathToFileURL(fs().realpathSync(main)).href === url ||
-      nodeUrl().pathToFileURL(main).href === url;
+    return builtin("node:url").pathToFileURL(builtin("node:fs").realpathSync(main)).href === url ||
+      builtin("node:url").pathToFileURL(main).href === url;
   } catch {
     return false;
   }
@@ -132,13 +132,13 @@ export function isMainModule(url: string): boolean {
 
 /** Ends this process with `code`. */
 export function exitProcess(code: number): never {
-  return nodeProcess().exit(code);
+  return builtin("node:process").exit(code);
 }
 
 /** Sends `signal` to the process `pid`; `false` if there is no such process. */
 export function killProcess(pid: number, signal: Signal | "SIGKILL"): boolean {
   try {
-    nodeProcess().kill(pid, signal);
+    builtin("node:process").kill(pid, signal);
     return true;
   } catch {
     return false;
@@ -147,13 +147,13 @@ export function killProcess(pid: number, signal: Signal | "SIGKILL"): boolean {
 
 /** Writes `data` to a temporary file beside `path`, then renames it over `path`. */
 export function writeFileAtomic(path: string, data: string): void {
-  const tmp = `${path}.${nodeProcess().pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  const tmp = `${path}.${builtin("node:process").pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
-    fs().writeFileSync(tmp, data);
-    fs().renameSync(tmp, path);
+    builtin("node:fs").writeFileSync(tmp, data);
+    builtin("node:fs").renameSync(tmp, path);
   } catch (err) {
     try {
-      fs().unlinkSync(tmp);
+      builtin("node:fs").unlinkSync(tmp);
     } catch {
       // Never written.
     }
@@ -164,7 +164,7 @@ export function writeFileAtomic(path: string, data: string): void {
 /** Removes a file; `false` if it was not there. */
 export function removeFile(path: string): boolean {
   try {
-    fs().unlinkSync(path);
+    builtin("node:fs").unlinkSync(path);
     return true;
   } catch {
     return false;
@@ -173,13 +173,13 @@ export function removeFile(path: string): boolean {
 
 /** Makes `newPath` a hard link to `existing`; throws (code `EEXIST`) if `newPath` exists. */
 export function linkFile(existing: string, newPath: string): void {
-  fs().linkSync(existing, newPath);
+  builtin("node:fs").linkSync(existing, newPath);
 }
 
 /** The identity (device and inode) of the file at `path`, or `undefined` if there is none. */
 export function fileId(path: string): string | undefined {
   try {
-    const st = fs().statSync(path);
+    const st = builtin("node:fs").statSync(path);
     return `${st.dev}:${st.ino}`;
   } catch {
     return undefined;
@@ -189,7 +189,7 @@ export function fileId(path: string): string | undefined {
 /** Reads a text file, or `undefined` if it cannot be read. */
 export function readTextFile(path: string): string | undefined {
   try {
-    return fs().readFileSync(path, "utf8");
+    return builtin("node:fs").readFileSync(path, "utf8");
   } catch {
     return undefined;
   }
@@ -234,7 +234,7 @@ export function spawnProcess(options: SpawnOptions): Promise<Subprocess> {
   const closeFds = new Set(options.closeFds ?? []);
   let child: ReturnType<typeof ChildProcess.spawn>;
   try {
-    child = childProcess().spawn(command, argv, {
+    child = builtin("node:child_process").spawn(command, argv, {
       cwd: options.cwd,
       env: options.env ?? environment(),
       stdio: stdio as ("inherit" | "ignore" | "pipe" | number)[],
@@ -294,7 +294,7 @@ export function spawnProcess(options: SpawnOptions): Promise<Subprocess> {
       // Not child.kill(): after it, Deno's child_process reports the signal
       // sent as the exit status even when the child exited with a code.
       try {
-        nodeProcess().kill(child.pid!, signal);
+        builtin("node:process").kill(child.pid!, signal);
         return true;
       } catch {
         return false;

@@ -1,6 +1,6 @@
 // Runtime adapter: process signal handlers through node:process, which Deno,
 // Bun and Node all provide. Only src/runtime/ may import `node:*`.
-import { nodeProcess } from "./_node.ts";
+import { builtin } from "./_node.ts";
 import type { Signal } from "./types.ts";
 
 const SIGNALS: ReadonlySet<string> = new Set<Signal>([
@@ -57,11 +57,11 @@ export function onSignal(signal: Signal, handler: (signal: Signal) => void): () 
     throw new TypeError("Cannot handle signal: handler must be a function");
   }
   const listener = () => handler(signal);
-  nodeProcess().on(signal, listener);
+  builtin("node:process").on(signal, listener);
   let on = true;
   return () => {
     if (!on) return;
     on = false;
-    nodeProcess().off(signal, listener);
+    builtin("node:process").off(signal, listener);
   };
 }

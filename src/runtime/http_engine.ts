@@ -360,7 +360,8 @@ class DetachedConn extends ConnWrapper {
  *
  * @example Answering every request on accepted conns
  * ```ts
- * import { connect, createHttpEngine, listen } from "@netkit/netkit/runtime";
+ * import { connect, listen } from "@netkit/netkit/runtime";
+ * import { createHttpEngine } from "./_internal.ts";
  *
  * const engine = createHttpEngine({
  *   maxHeaderSize: 16384,

@@ -1,6 +1,6 @@
 // Internal: option checks and the waits (drain, sync) the exporter and the
 // importer share.
-import { MAX_DELAY, MAX_INT32 } from "../_util/validate.ts";
+import { checkInteger, MAX_DELAY, MAX_INT32 } from "../_util/validate.ts";
 import { TimeoutError } from "../runtime/mod.ts";
 import { Channel } from "./channel.ts";
 import { bytesCodec, type Codec, jsonCodec } from "./codec.ts";
@@ -32,16 +32,7 @@ export function intOption(
   what: string,
   action: string,
 ): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number") {
-    throw new TypeError(`Cannot ${action}: ${what} must be a number, received ${typeof value}`);
-  }
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(
-      `Cannot ${action}: ${what} must be an integer from ${min} to ${max}, received ${value}`,
-    );
-  }
-  return value;
+  return checkInteger(value, action, what, { min, max, fallback });
 }
 
 /** The session settings from `options`. */

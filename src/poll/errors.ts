@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { NetkitError } from "../_util/errors.ts";
 
 /**
  * The poller is closed (easygo's `ErrClosed`): `start()`, `stop()` and
@@ -25,7 +26,7 @@
  * }
  * ```
  */
-export class PollerClosedError extends Error {
+export class PollerClosedError extends NetkitError {
   /**
    * Makes an error.
    *
@@ -62,7 +63,7 @@ export class PollerClosedError extends Error {
  * }
  * ```
  */
-export class AlreadyRegisteredError extends Error {
+export class AlreadyRegisteredError extends NetkitError {
   /**
    * Makes an error.
    *
@@ -98,7 +99,7 @@ export class AlreadyRegisteredError extends Error {
  * }
  * ```
  */
-export class NotRegisteredError extends Error {
+export class NotRegisteredError extends NetkitError {
   /**
    * Makes an error.
    *

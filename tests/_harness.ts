@@ -4,14 +4,23 @@
 // Tests are not library code: this file may look at the runtime it runs on.
 import { test as nodeTest } from "node:test";
 import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   type Conn,
   connect,
+  listen,
+  type Listener,
   openResources,
   type ResourceCounts,
   runtime,
+  useRuntime,
 } from "../src/runtime/mod.ts";
+
+/** The loopback address every test listens and connects on. */
+export const HOST = "127.0.0.1";
 
 /** No test may run longer than this: a hang fails instead of stalling CI. */
 const TEST_LIMIT_MS = 60_000;
@@ -95,9 +104,117 @@ export function test(
 }
 
 /** The adapters this runtime can run: its own, and node:net where that differs. */
-export const adapters: ("deno" | "bun" | "node")[] = runtime.name === "node"
-  ? ["node"]
-  : [runtime.name, "node"];
+export const adapters: Adapter[] = runtime.name === "node" ? ["node"] : [runtime.name, "node"];
+
+/** The name of an adapter, as `useRuntime()` takes it. */
+export type Adapter = "deno" | "bun" | "node";
+
+/**
+ * Registers a test that runs on one adapter (`useRuntime(adapter)` around its
+ * body); a string third argument is a skip reason.
+ */
+export type AdapterTest = (
+  name: string,
+  fn: () => Promise<void> | void,
+  options?: string | TestOptions,
+) => void;
+
+/**
+ * Runs `block` once per adapter this runtime has; the tests it registers with
+ * the `t` it gets are named `[<adapter>] <name>` and run on that adapter.
+ */
+export function forEachAdapter(block: (t: AdapterTest, adapter: Adapter) => void): void {
+  for (const adapter of adapters) {
+    const t: AdapterTest = (name, fn, options) =>
+      test(`[${adapter}] ${name}`, async () => {
+        const before = useRuntime(adapter);
+        try {
+          await fn();
+        } finally {
+          useRuntime(before);
+        }
+      }, typeof options === "string" ? { skip: options } : options);
+    block(t, adapter);
+  }
+}
+
+/** Reads until EOF or an error: true when the peer closed the connection. */
+export async function seesClose(conn: { read(b: Uint8Array): Promise<number | null> }): Promise<
+  boolean
+> {
+  try {
+    const buf = new Uint8Array(16);
+    for (let i = 0; i < 100; i++) {
+      if ((await conn.read(buf)) === null) return true;
+    }
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** A temporary directory, removed with everything in it on dispose. */
+export interface TempDir extends Disposable {
+  /** The directory's path. */
+  path: string;
+  /** A path inside the directory. */
+  join(...names: string[]): string;
+}
+
+/** Creates a temporary directory named `netkit-<label>-...`: `using dir = tempDir("x")`. */
+export function tempDir(label = "test"): TempDir {
+  const path = mkdtempSync(join(tmpdir(), `netkit-${label}-`));
+  return {
+    path,
+    join: (...names) => join(path, ...names),
+    [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }),
+  };
+}
+
+/** The repository root, whether the tests run from tests/ or from the npm build. */
+export const repoRoot: string = fileURLToPath(
+  new URL(import.meta.url.endsWith(".js") ? "../../../" : "../", import.meta.url),
+);
+
+/**
+ * The Deno binary: this process's own on Deno, else the pinned one in
+ * scripts/node_modules (undefined when it is not installed).
+ */
+export function denoBinary(): string | undefined {
+  if (denoApi !== undefined) return denoApi.execPath();
+  const pinned = join(repoRoot, "scripts/node_modules/.bin/deno");
+  return existsSync(pinned) ? pinned : undefined;
+}
+
+/** A connected loopback conn pair and its listener, all closed on dispose. */
+export interface LoopbackPair extends AsyncDisposable {
+  listener: Listener;
+  /** The accepted side. */
+  server: Conn;
+  /** The dialing side. */
+  client: Conn;
+}
+
+/** Listens on loopback, connects once, accepts: `await using p = await loopbackPair()`. */
+export async function loopbackPair(): Promise<LoopbackPair> {
+  const listener = await listen({ hostname: HOST, port: 0 });
+  try {
+    const [server, client] = await pair(listener);
+    return {
+      listener,
+      server,
+      client,
+      async [Symbol.asyncDispose]() {
+        client.close();
+        server.close();
+        await listener.close();
+      },
+    };
+  } catch (err) {
+    await listener.close();
+    throw err;
+  }
+}
 
 /** The port of a TCP listener. */
 export function portOf(listener: { addr: { transport: string; port?: number } }): number {

@@ -1,0 +1,168 @@
+// Tests of netkit's `deno lint` plugin (lint/netkit_plugin.ts): planted
+// violations in a temporary copy of the src/ layout must be reported, rule by
+// rule, and the real src/ must be clean. Runs the Deno binary on every runtime.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { denoBinary, repoRoot, tempDir, test } from "./_harness.ts";
+
+const deno = denoBinary();
+const noDeno = deno === undefined
+  ? "Bun and Node: the pinned Deno binary is not installed in scripts/node_modules"
+  : undefined;
+
+interface Diagnostic {
+  filename: string;
+  code: string;
+  message: string;
+}
+
+/** Runs `deno lint --json` in `cwd`; returns its diagnostics (a failing exit is expected). */
+function lint(cwd: string, args: string[] = []): Promise<Diagnostic[]> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      deno!,
+      ["lint", "--json", ...args],
+      { cwd, env: { ...process.env, NO_COLOR: "1" }, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        try {
+          const out = JSON.parse(stdout) as { diagnostics: Diagnostic[]; errors: unknown[] };
+          assert.deepEqual(out.errors, [], "deno lint could not lint every file");
+          resolve(out.diagnostics);
+        } catch (parseErr) {
+          reject(
+            new Error(`deno lint failed (${err?.message}):\n${stdout}\n${stderr}`, {
+              cause: parseErr,
+            }),
+          );
+        }
+      },
+    );
+  });
+}
+
+/** `file: code` for each netkit diagnostic, sorted, paths relative to `dir`. */
+function netkitFindings(diagnostics: Diagnostic[], dir: string): string[] {
+  return diagnostics
+    .filter((d) => d.code.startsWith("netkit/"))
+    .map((d) => `${d.filename.replace(/^file:\/\//, "").slice(dir.length + 1)}: ${d.code}`)
+    .sort();
+}
+
+/** Files planted in a copy of the layout, each with the findings it must produce. */
+const planted: Record<string, string> = {
+  // netkit/runtime-only: a node: import, a Deno value, a Bun type, a dynamic
+  // node: import and a node: type import; comments and strings do not count.
+  "src/graceful/uses_runtime.ts": `import { createServer } from "node:net";
+// Deno.listen and "node:fs" in a comment are fine.
+export const pid: number = Deno.pid;
+export type Socket = Bun.Socket;
+export const message = "the node:net adapter and Deno.listen";
+export const lazy = () => import("node:fs");
+export type Server = import("node:http").Server;
+export { createServer };
+`,
+  // Runtime globals and node: imports are src/runtime/'s own business.
+  "src/runtime/adapter.ts": `import { createServer } from "node:net";
+export const pid: number = Deno.pid;
+export { createServer };
+`,
+  // netkit/layering, from a module: another module's inner file, an adapter
+  // file, the test-only entry, a re-export from an inner file, outside src/.
+  "src/graceful/reaches.ts": `import { listenBuffer } from "../listenbuffer/listen_buffer.ts";
+import { DenoAdapter } from "../runtime/deno.ts";
+import { useRuntime } from "../runtime/testing.ts";
+export { Poller } from "../poll/poller.ts";
+import { fixture } from "../../tests/_harness.ts";
+export { DenoAdapter, fixture, listenBuffer, useRuntime };
+`,
+  // What a module may import.
+  "src/graceful/allowed.ts": `import { listen } from "../runtime/mod.ts";
+import { os } from "../runtime/_internal.ts";
+import { checkTimeout } from "../_util/validate.ts";
+import { listenBuffer } from "../listenbuffer/mod.ts";
+import { Tracker } from "./_tracker.ts";
+import { assert } from "jsr:@std/assert";
+export { assert, checkTimeout, listen, listenBuffer, os, Tracker };
+`,
+  // src/_util/ imports only itself.
+  "src/_util/shared.ts": `import { listen } from "../runtime/mod.ts";
+import { checkTimeout } from "./validate.ts";
+export { checkTimeout, listen };
+`,
+  // src/runtime/ imports nothing of the modules above it.
+  "src/runtime/upward.ts": `import { wrap } from "../graceful/mod.ts";
+import { checkTimeout } from "../_util/validate.ts";
+import { Conn } from "./types.ts";
+export { checkTimeout, Conn, wrap };
+`,
+  // src/cli/ may use any module's public entry, never its inner files.
+  "src/cli/main.ts": `import { createUpgrader } from "../inherit/mod.ts";
+import { os } from "../runtime/_internal.ts";
+import { parse } from "../inherit/_addr.ts";
+export { createUpgrader, os, parse };
+`,
+  // netkit/error-message: lowercase start, final period, two sentences, a
+  // contraction; the rest are fine (e.g. is not a sentence break).
+  "src/chan/messages.ts": `export const errors = [
+  new TypeError("cannot send: the channel is closed"),
+  new RangeError("Cannot create channel: capacity must be an integer."),
+  new Error(\`Cannot send: \${1} bytes. Too many\`),
+  new Error("Cannot send: the channel isn't open"),
+  new Error("Cannot listen: give an address, e.g. 127.0.0.1:0"),
+  new TypeError(\`Cannot read: \${"x"} is not a number\`),
+  new Error(message()),
+];
+function message(): string {
+  return "anything.";
+}
+`,
+};
+
+const expected = [
+  "src/_util/shared.ts: netkit/layering",
+  "src/chan/messages.ts: netkit/error-message",
+  "src/chan/messages.ts: netkit/error-message",
+  "src/chan/messages.ts: netkit/error-message",
+  "src/chan/messages.ts: netkit/error-message",
+  "src/cli/main.ts: netkit/layering",
+  "src/graceful/reaches.ts: netkit/layering",
+  "src/graceful/reaches.ts: netkit/layering",
+  "src/graceful/reaches.ts: netkit/layering",
+  "src/graceful/reaches.ts: netkit/layering",
+  "src/graceful/reaches.ts: netkit/layering",
+  "src/graceful/uses_runtime.ts: netkit/runtime-only",
+  "src/graceful/uses_runtime.ts: netkit/runtime-only",
+  "src/graceful/uses_runtime.ts: netkit/runtime-only",
+  "src/graceful/uses_runtime.ts: netkit/runtime-only",
+  "src/graceful/uses_runtime.ts: netkit/runtime-only",
+  "src/runtime/upward.ts: netkit/layering",
+];
+
+test(
+  "netkit lint plugin reports each planted violation, rule by rule, and nothing else",
+  async () => {
+    using dir = tempDir("lint");
+    const plugin = pathToFileURL(join(repoRoot, "lint/netkit_plugin.ts")).href;
+    writeFileSync(
+      dir.join("deno.json"),
+      JSON.stringify({ lint: { plugins: [plugin], rules: { include: [], exclude: [] } } }),
+    );
+    for (const [path, source] of Object.entries(planted)) {
+      mkdirSync(dirname(dir.join(path)), { recursive: true });
+      writeFileSync(dir.join(path), source);
+    }
+    const findings = netkitFindings(await lint(dir.path), dir.path);
+    assert.deepEqual(findings, expected);
+  },
+  { skip: noDeno },
+);
+
+test("netkit lint plugin is registered in deno.json and finds nothing in src/", async () => {
+  const config = JSON.parse(readFileSync(join(repoRoot, "deno.json"), "utf8"));
+  assert.ok(config.lint.plugins.includes("./lint/netkit_plugin.ts"), "deno.json lint.plugins");
+  const findings = netkitFindings(await lint(repoRoot, ["src/"]), repoRoot.replace(/\/$/, ""));
+  assert.deepEqual(findings, []);
+}, { skip: noDeno });

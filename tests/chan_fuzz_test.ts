@@ -16,10 +16,8 @@ import {
   type StandardSchemaV1,
 } from "../src/chan/mod.ts";
 import { type Conn, connect, type Listener } from "../src/runtime/mod.ts";
-import { delay, portOf, test } from "./_harness.ts";
+import { delay, HOST, portOf, test } from "./_harness.ts";
 import * as wire from "./fixtures/chan_wire.ts";
-
-const HOST = "127.0.0.1";
 
 const isNumber: StandardSchemaV1<unknown, number> = {
   "~standard": {

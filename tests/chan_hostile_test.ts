@@ -16,10 +16,9 @@ import {
   Importer,
 } from "../src/chan/mod.ts";
 import { type Conn, connect, type Listener } from "../src/runtime/mod.ts";
-import { delay, portOf, test } from "./_harness.ts";
+import { delay, HOST, portOf, test } from "./_harness.ts";
 import * as wire from "./fixtures/chan_wire.ts";
 
-const HOST = "127.0.0.1";
 const hello = wire.preamble(wire.ROLE_IMPORTER);
 /** A stall this long means the event loop froze (the bug was 20 s to 147 s). */
 const STALL_LIMIT_MS = 3000;

@@ -27,12 +27,9 @@ import {
   listen,
   type Listener,
   TimeoutError,
-  useRuntime,
 } from "../src/runtime/mod.ts";
-import { adapters, delay, portOf, test } from "./_harness.ts";
+import { delay, forEachAdapter, HOST, portOf, test } from "./_harness.ts";
 import * as wire from "./fixtures/chan_wire.ts";
-
-const HOST = "127.0.0.1";
 
 interface Pair extends AsyncDisposable {
   exporter: Exporter;
@@ -120,17 +117,7 @@ const positive: StandardSchemaV1<unknown, number> = {
 
 // --- per adapter: the core path ----------------------------------------------
 
-for (const adapter of adapters) {
-  const t = (name: string, fn: () => Promise<void>) =>
-    test(`[${adapter}] ${name}`, async () => {
-      const before = useRuntime(adapter);
-      try {
-        await fn();
-      } finally {
-        useRuntime(before);
-      }
-    });
-
+forEachAdapter((t) => {
   t("Importer.import() receives an exported Send channel's values in order", async () => {
     await using p = await setup();
     const source = new Channel<{ id: number; name: string }>(8);
@@ -220,7 +207,7 @@ for (const adapter of adapters) {
     await p.exporter.drain({ timeout: 10_000 });
     assert.equal(p.exporter.stats.acked, N);
   });
-}
+});
 
 // --- API ---------------------------------------------------------------------
 

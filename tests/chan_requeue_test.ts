@@ -9,10 +9,8 @@ import assert from "node:assert/strict";
 import { Channel, Dir, Exporter, Importer } from "../src/chan/mod.ts";
 import { type Conn, connect, listen, type Listener } from "../src/runtime/mod.ts";
 import { channelHooks } from "../src/chan/_wait_queue.ts";
-import { portOf, test } from "./_harness.ts";
+import { HOST, portOf, test } from "./_harness.ts";
 import * as wire from "./fixtures/chan_wire.ts";
-
-const HOST = "127.0.0.1";
 
 /** Waits until `cond()` holds, checking every few ms (bounded). */
 async function until(cond: () => boolean, what: string, limitMs = 20_000): Promise<void> {

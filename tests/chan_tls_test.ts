@@ -14,10 +14,9 @@ import {
   tokenAuth,
 } from "../src/chan/mod.ts";
 import type { TlsListenOptions } from "../src/runtime/mod.ts";
-import { portOf, test } from "./_harness.ts";
+import { HOST, portOf, test } from "./_harness.ts";
 import { haveOpenssl, testCerts } from "./_tls_certs.ts";
 
-const HOST = "127.0.0.1";
 const NO_OPENSSL = haveOpenssl() ? false : "needs the openssl command (not found on this machine)";
 const t = (name: string, fn: () => Promise<void>) => test(name, fn, { skip: NO_OPENSSL });
 

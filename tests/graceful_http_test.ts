@@ -19,10 +19,8 @@ import type { AddressInfo, Socket } from "node:net";
 import process from "node:process";
 import { DrainTimeoutError, type GracefulHttp, gracefulHttp } from "../src/graceful/mod.ts";
 import { type Conn, connect, ConnectionRefusedError, runtime } from "../src/runtime/mod.ts";
-import { bytes, delay, startFixture, test, text } from "./_harness.ts";
+import { bytes, delay, HOST, startFixture, test, text } from "./_harness.ts";
 import { ca, cert, key } from "./fixtures/graceful_tls.ts";
-
-const HOST = "127.0.0.1";
 
 interface Reply {
   status: number;

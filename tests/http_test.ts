@@ -8,10 +8,8 @@ import { DrainTimeoutError, type HttpServer, serve, type ServeOptions } from "..
 import { listenBuffer } from "../src/listenbuffer/mod.ts";
 import { wrap } from "../src/graceful/mod.ts";
 import { type Conn, listen, type Listener, useRuntime } from "../src/runtime/mod.ts";
-import { adapters, bytes, delay, portOf, test, text } from "./_harness.ts";
+import { adapters, bytes, delay, HOST, portOf, test, text } from "./_harness.ts";
 import { RawClient, textOf } from "./_http_client.ts";
-
-const HOST = "127.0.0.1";
 
 /** Waits (bounded) until `cond()` holds; fails the test if it never does. */
 async function until(cond: () => boolean, what: string): Promise<void> {

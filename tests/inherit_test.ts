@@ -20,14 +20,13 @@ import {
   partners,
   reap,
   repoRoot,
+  type Rt,
   signal,
   startLogged,
   tempDir,
 } from "./fixtures/inherit_helpers.ts";
 
 await allowLongTests();
-
-type Rt = "deno" | "bun" | "node";
 
 test("Net.listen() binds a fresh listener when nothing is inherited", async () => {
   const net = new Net();

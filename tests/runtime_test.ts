@@ -16,22 +16,21 @@ import {
   openResources,
   runtime,
   TimeoutError,
-  useRuntime,
 } from "../src/runtime/mod.ts";
 import {
   adapters,
   bytes,
   delay,
+  forEachAdapter,
+  HOST,
+  loopbackPair,
   pair,
   portOf,
   readAll,
   readExactly,
   startFixture,
-  test,
   text,
 } from "./_harness.ts";
-
-const HOST = "127.0.0.1";
 
 /** The soft limit on open files (from /proc on Linux; assumed large elsewhere). */
 function openFileLimit(): number {
@@ -48,17 +47,7 @@ function tmpSockPath(): [string, () => void] {
   return [join(dir, "s.sock"), () => rmSync(dir, { recursive: true, force: true })];
 }
 
-for (const adapter of adapters) {
-  const t = (name: string, fn: () => Promise<void> | void, skip?: string) =>
-    test(`[${adapter}] ${name}`, async () => {
-      const before = useRuntime(adapter);
-      try {
-        await fn();
-      } finally {
-        useRuntime(before);
-      }
-    }, { skip });
-
+forEachAdapter((t, adapter) => {
   t("runtime.name names the adapter in use", () => {
     assert.equal(runtime.name, adapter);
   });
@@ -71,10 +60,8 @@ for (const adapter of adapters) {
   });
 
   t("Conn echoes data both ways", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { listener, server, client } = p;
     assert.equal(client.remoteAddr.transport, "tcp");
     assert.equal(server.localAddr.transport === "tcp" && server.localAddr.port, portOf(listener));
     for (let i = 0; i < 20; i++) {
@@ -87,10 +74,8 @@ for (const adapter of adapters) {
   });
 
   t("Conn.closeWrite() half-closes: the peer reads EOF and can still answer", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server, client } = p;
     await client.write(bytes("question"));
     await client.closeWrite();
     assert.equal(text(await readAll(server)), "question");
@@ -100,10 +85,8 @@ for (const adapter of adapters) {
   });
 
   t("Conn.closeWrite() half-closes from the server side too", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server, client } = p;
     await server.write(bytes("greeting"));
     await server.closeWrite();
     assert.equal(text(await readAll(client)), "greeting");
@@ -113,10 +96,8 @@ for (const adapter of adapters) {
   });
 
   t("Conn carries 64 MiB intact (checksum)", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server, client } = p;
     const total = 64 * 1024 * 1024;
     const chunk = new Uint8Array(256 * 1024);
     const sent = createHash("sha256");
@@ -169,10 +150,8 @@ for (const adapter of adapters) {
   });
 
   t("Conn.write() waits for a slow reader: memory stays bounded", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server, client } = p;
     const chunk = new Uint8Array(64 * 1024).fill(7);
     const total = 64 * 1024 * 1024;
     let written = 0;
@@ -283,10 +262,8 @@ for (const adapter of adapters) {
   t(
     "Conn.setReadDeadline() times reads out and a new deadline makes reads work again",
     async () => {
-      await using listener = await listen({ hostname: HOST, port: 0 });
-      const [server, client] = await pair(listener);
-      await using _s = server;
-      await using _c = client;
+      await using p = await loopbackPair();
+      const { server, client } = p;
       const buf = new Uint8Array(16);
       server.setReadDeadline(Date.now() - 1);
       await assert.rejects(server.read(buf), TimeoutError);
@@ -299,10 +276,8 @@ for (const adapter of adapters) {
   );
 
   t("Conn.setReadDeadline() cuts a pending read short and loses no byte", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server, client } = p;
     const pending = server.read(new Uint8Array(16));
     server.setReadDeadline(Date.now() + 20);
     await assert.rejects(
@@ -315,10 +290,8 @@ for (const adapter of adapters) {
   });
 
   t("Conn.setWriteDeadline() times out a write the peer never reads", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server } = p;
     server.setWriteDeadline(Date.now() + 100);
     const chunk = new Uint8Array(1024 * 1024);
     await assert.rejects(async () => {
@@ -371,10 +344,8 @@ for (const adapter of adapters) {
   });
 
   t("Conn.readable and Conn.writable stream the bytes", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server, client } = p;
     const writer = client.writable.getWriter();
     await writer.write(bytes("streamed "));
     await writer.write(bytes("bytes"));
@@ -385,10 +356,8 @@ for (const adapter of adapters) {
   });
 
   t("Conn options: setNoDelay, setKeepAlive and fd work", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server, client } = p;
     server.setNoDelay(true);
     server.setKeepAlive(true, 5000);
     client.setNoDelay(false);
@@ -409,10 +378,8 @@ for (const adapter of adapters) {
     await assert.rejects(connect({ port: 0 }), RangeError);
     // @ts-expect-error: wrong type on purpose
     await assert.rejects(connect({ hostname: 1, port: 80 }), TypeError);
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server } = p;
     assert.throws(() => server.setReadDeadline(new Date(NaN)), RangeError);
     // @ts-expect-error: wrong type on purpose
     assert.throws(() => server.setWriteDeadline("soon"), TypeError);
@@ -464,10 +431,8 @@ for (const adapter of adapters) {
   });
 
   t("Conn.write() after closeWrite() rejects with ClosedError", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server, client } = p;
     await client.write(bytes("last"));
     await client.closeWrite();
     await assert.rejects(client.write(bytes("more")), (err: unknown) => {
@@ -504,4 +469,4 @@ for (const adapter of adapters) {
     },
     openFileLimit() < 2000 ? `needs 2000 open files, the limit is ${openFileLimit()}` : undefined,
   );
-}
+});

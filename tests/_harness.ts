@@ -4,10 +4,7 @@
 // Tests are not library code: this file may look at the runtime it runs on.
 import { test as nodeTest } from "node:test";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { binary, current, fixturePath } from "./fixtures/inherit_helpers.ts";
 import {
   type Conn,
   connect,
@@ -18,6 +15,31 @@ import {
   runtime,
   useRuntime,
 } from "../src/runtime/mod.ts";
+
+// The process helpers (runtimes' binaries, fixture commands, children watched
+// line by line, signals, temporary directories) live in
+// fixtures/inherit_helpers.ts, which fixture programs may import too (it has
+// no node:test); tests take them from here.
+export {
+  alive,
+  allowLongTests,
+  binary,
+  commandFor,
+  current,
+  field,
+  fixturePath,
+  freePort,
+  type Logged,
+  partners,
+  reap,
+  repoRoot,
+  type Rt,
+  runnable,
+  signal,
+  startLogged,
+  type TempDir,
+  tempDir,
+} from "./fixtures/inherit_helpers.ts";
 
 /** The loopback address every test listens and connects on. */
 export const HOST = "127.0.0.1";
@@ -153,39 +175,6 @@ export async function seesClose(conn: { read(b: Uint8Array): Promise<number | nu
   }
 }
 
-/** A temporary directory, removed with everything in it on dispose. */
-export interface TempDir extends Disposable {
-  /** The directory's path. */
-  path: string;
-  /** A path inside the directory. */
-  join(...names: string[]): string;
-}
-
-/** Creates a temporary directory named `netkit-<label>-...`: `using dir = tempDir("x")`. */
-export function tempDir(label = "test"): TempDir {
-  const path = mkdtempSync(join(tmpdir(), `netkit-${label}-`));
-  return {
-    path,
-    join: (...names) => join(path, ...names),
-    [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }),
-  };
-}
-
-/** The repository root, whether the tests run from tests/ or from the npm build. */
-export const repoRoot: string = fileURLToPath(
-  new URL(import.meta.url.endsWith(".js") ? "../../../" : "../", import.meta.url),
-);
-
-/**
- * The Deno binary: this process's own on Deno, else the pinned one in
- * scripts/node_modules (undefined when it is not installed).
- */
-export function denoBinary(): string | undefined {
-  if (denoApi !== undefined) return denoApi.execPath();
-  const pinned = join(repoRoot, "scripts/node_modules/.bin/deno");
-  return existsSync(pinned) ? pinned : undefined;
-}
-
 /** A connected loopback conn pair and its listener, all closed on dispose. */
 export interface LoopbackPair extends AsyncDisposable {
   listener: Listener;
@@ -278,14 +267,12 @@ export function text(b: Uint8Array): string {
 
 /** The path of a fixture program, as built for the runtime running the tests. */
 export function fixture(name: string): string {
-  const ext = import.meta.url.endsWith(".js") ? ".js" : ".ts";
-  return fileURLToPath(new URL(`./fixtures/${name}${ext}`, import.meta.url));
+  return fixturePath(name);
 }
 
 /** The command that runs a script on this runtime (the real binary, no wrapper). */
 export function runtimeCommand(script: string): [string, string[]] {
-  if (denoApi !== undefined) return [denoApi.execPath(), ["run", "-A", script]];
-  return [process.execPath, [script]];
+  return current === "deno" ? [binary("deno"), ["run", "-A", script]] : [binary(current), [script]];
 }
 
 /** A child process started from a fixture. */

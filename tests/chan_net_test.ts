@@ -2,9 +2,6 @@
 // hand-written peers (tests/fixtures/chan_wire.ts) where a test needs a peer
 // that withholds acks, stops, or breaks off.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import {
   Channel,
   ChannelClosedError,
@@ -28,7 +25,7 @@ import {
   type Listener,
   TimeoutError,
 } from "../src/runtime/mod.ts";
-import { delay, forEachAdapter, HOST, portOf, test } from "./_harness.ts";
+import { delay, forEachAdapter, HOST, portOf, tempDir, test } from "./_harness.ts";
 import * as wire from "./fixtures/chan_wire.ts";
 
 interface Pair extends AsyncDisposable {
@@ -752,21 +749,17 @@ test("Importer.errors never shuts the importer down when nobody reads it", async
 });
 
 test("Exporter.listenAndServe() serves importers over a Unix socket", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "netkit-chan-"));
-  try {
-    const path = join(dir, "chan.sock");
-    await using exporter = new Exporter();
-    const source = new Channel<string>(2);
-    exporter.export("u", source, Dir.Send);
-    await exporter.listenAndServe({ path });
-    await using importer = await Importer.connect({ path });
-    const sink = new Channel<string>(2);
-    await importer.import("u", sink, Dir.Recv, 2);
-    await source.send("over unix");
-    assert.equal(await sink.receive(), "over unix");
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  using dir = tempDir("chan");
+  const path = dir.join("chan.sock");
+  await using exporter = new Exporter();
+  const source = new Channel<string>(2);
+  exporter.export("u", source, Dir.Send);
+  await exporter.listenAndServe({ path });
+  await using importer = await Importer.connect({ path });
+  const sink = new Channel<string>(2);
+  await importer.import("u", sink, Dir.Recv, 2);
+  await source.send("over unix");
+  assert.equal(await sink.receive(), "over unix");
 });
 
 test("select() works on imported channels", async () => {

@@ -144,7 +144,8 @@ test(
 );
 
 test("netkit run keeps the old program serving when the new copy crashes", async () => {
-  const [dir, cleanup] = tempDir();
+  using tmp = tempDir();
+  const dir = tmp.path;
   const modeFile = join(dir, "mode");
   // A delay long enough for the new copy's crash to come first.
   const { cli, port, pid } = await startCli("inherit_plain", ["--ready-delay", "1500"], {
@@ -162,7 +163,6 @@ test("netkit run keeps the old program serving when the new copy crashes", async
     await cli.closed;
   } finally {
     await reap(pids);
-    cleanup();
   }
 });
 

@@ -3,15 +3,16 @@
 // rule, and the real src/ must be clean. Runs the Deno binary on every runtime.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { denoBinary, repoRoot, tempDir, test } from "./_harness.ts";
+import { binary, repoRoot, tempDir, test } from "./_harness.ts";
 
-const deno = denoBinary();
-const noDeno = deno === undefined
-  ? "Bun and Node: the pinned Deno binary is not installed in scripts/node_modules"
-  : undefined;
+const root = repoRoot();
+const deno = binary("deno");
+const noDeno = existsSync(deno)
+  ? undefined
+  : "Bun and Node: the pinned Deno binary is not installed in scripts/node_modules";
 
 interface Diagnostic {
   filename: string;
@@ -23,7 +24,7 @@ interface Diagnostic {
 function lint(cwd: string, args: string[] = []): Promise<Diagnostic[]> {
   return new Promise((resolve, reject) => {
     execFile(
-      deno!,
+      deno,
       ["lint", "--json", ...args],
       { cwd, env: { ...process.env, NO_COLOR: "1" }, maxBuffer: 16 * 1024 * 1024 },
       (err, stdout, stderr) => {
@@ -145,7 +146,7 @@ test(
   "netkit lint plugin reports each planted violation, rule by rule, and nothing else",
   async () => {
     using dir = tempDir("lint");
-    const plugin = pathToFileURL(join(repoRoot, "lint/netkit_plugin.ts")).href;
+    const plugin = pathToFileURL(join(root, "lint/netkit_plugin.ts")).href;
     writeFileSync(
       dir.join("deno.json"),
       JSON.stringify({ lint: { plugins: [plugin], rules: { include: [], exclude: [] } } }),
@@ -161,8 +162,8 @@ test(
 );
 
 test("netkit lint plugin is registered in deno.json and finds nothing in src/", async () => {
-  const config = JSON.parse(readFileSync(join(repoRoot, "deno.json"), "utf8"));
+  const config = JSON.parse(readFileSync(join(root, "deno.json"), "utf8"));
   assert.ok(config.lint.plugins.includes("./lint/netkit_plugin.ts"), "deno.json lint.plugins");
-  const findings = netkitFindings(await lint(repoRoot, ["src/"]), repoRoot.replace(/\/$/, ""));
+  const findings = netkitFindings(await lint(root, ["src/"]), root);
   assert.deepEqual(findings, []);
 }, { skip: noDeno });

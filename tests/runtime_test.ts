@@ -2,9 +2,7 @@
 // adapter this runtime has: its native one and, on Deno and Bun, node:net.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import {
   AddrInUseError,
   ClosedError,
@@ -29,6 +27,7 @@ import {
   readAll,
   readExactly,
   startFixture,
+  tempDir,
   text,
 } from "./_harness.ts";
 
@@ -40,11 +39,6 @@ function openFileLimit(): number {
   } catch {
     return Infinity;
   }
-}
-
-function tmpSockPath(): [string, () => void] {
-  const dir = mkdtempSync(join(tmpdir(), "netkit-"));
-  return [join(dir, "s.sock"), () => rmSync(dir, { recursive: true, force: true })];
 }
 
 forEachAdapter((t, adapter) => {
@@ -220,23 +214,20 @@ forEachAdapter((t, adapter) => {
   });
 
   t("Unix sockets listen, connect, echo and half-close", async () => {
-    const [path, cleanup] = tmpSockPath();
-    try {
-      await using listener = await listen({ path });
-      assert.deepEqual(listener.addr, { transport: "unix", path });
-      const accepted = listener.accept();
-      await using client = await connect({ path });
-      await using server = await accepted;
-      assert.equal(server.localAddr.transport, "unix");
-      await client.write(bytes("over unix"));
-      await client.closeWrite();
-      assert.equal(text(await readAll(server)), "over unix");
-      await server.write(bytes("back"));
-      await server.closeWrite();
-      assert.equal(text(await readAll(client)), "back");
-    } finally {
-      cleanup();
-    }
+    using dir = tempDir();
+    const path = dir.join("s.sock");
+    await using listener = await listen({ path });
+    assert.deepEqual(listener.addr, { transport: "unix", path });
+    const accepted = listener.accept();
+    await using client = await connect({ path });
+    await using server = await accepted;
+    assert.equal(server.localAddr.transport, "unix");
+    await client.write(bytes("over unix"));
+    await client.closeWrite();
+    assert.equal(text(await readAll(server)), "over unix");
+    await server.write(bytes("back"));
+    await server.closeWrite();
+    assert.equal(text(await readAll(client)), "back");
   });
 
   t("listen({ fd }) serves a listening socket passed to a child process", async () => {

@@ -114,7 +114,8 @@ test("Upgrader.upgrade() kills a successor that is not ready in time, and the ol
 });
 
 test("Upgrader.ready() writes the pid file, and the successor rewrites it", async () => {
-  const [dir, cleanup] = tempDir();
+  using tmp = tempDir();
+  const dir = tmp.path;
   const pidFile = join(dir, "server.pid");
   const [cmd, ...args] = serverArgv(current);
   const srv = startLogged(cmd, args, { env: { INHERIT_PIDFILE: pidFile } });
@@ -131,7 +132,6 @@ test("Upgrader.ready() writes the pid file, and the successor rewrites it", asyn
     await srv.closed;
   } finally {
     await reap(pids);
-    cleanup();
   }
 });
 
@@ -164,7 +164,8 @@ test("Upgrader.upgrade() rejects before ready(), while busy, when aborted, and a
 });
 
 test("Upgrader.upgrade() resolves once the successor serves; then exit settles and upgrade() says done", async () => {
-  const [dir, cleanup] = tempDir();
+  using tmp = tempDir();
+  const dir = tmp.path;
   const pidFile = join(dir, "successor.pid");
   const [cmd, args] = commandFor(current, "inherit_server");
   const upgrader = createUpgrader({
@@ -197,7 +198,6 @@ test("Upgrader.upgrade() resolves once the successor serves; then exit settles a
       await new Promise((r) => setTimeout(r, 20));
     }
     await reap(successor > 0 ? [successor] : []);
-    cleanup();
   }
 });
 

@@ -35,6 +35,8 @@ export {
   repoRoot,
   type Rt,
   runnable,
+  type RunResult,
+  runToEnd,
   signal,
   startLogged,
   type TempDir,
@@ -215,6 +217,31 @@ export function portOf(listener: { addr: { transport: string; port?: number } })
 /** Resolves after `ms` milliseconds. */
 export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Waits until `cond()` holds, checking every few ms; fails the test with
+ * `Timed out waiting for <what>` after `limitMs` (a bound, not a timing).
+ */
+export async function until(cond: () => boolean, what: string, limitMs = 20_000): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
+    await delay(5);
+  }
+}
+
+/** Collects everything an async iterable (a channel) yields until it ends. */
+export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const v of items) out.push(v);
+  return out;
+}
+
+/** The next error of a stream (an exporter's or importer's `errors`). */
+export async function nextError(errors: AsyncIterable<Error>): Promise<Error> {
+  for await (const err of errors) return err;
+  throw new Error("the error stream ended");
 }
 
 /** Reads until EOF; returns all bytes. */

@@ -25,7 +25,17 @@ import {
   type Listener,
   TimeoutError,
 } from "../src/runtime/mod.ts";
-import { delay, forEachAdapter, HOST, portOf, tempDir, test } from "./_harness.ts";
+import {
+  collect,
+  delay,
+  forEachAdapter,
+  HOST,
+  nextError,
+  portOf,
+  tempDir,
+  test,
+  until,
+} from "./_harness.ts";
 import * as wire from "./fixtures/chan_wire.ts";
 
 interface Pair extends AsyncDisposable {
@@ -52,28 +62,6 @@ async function setup(
       await exporter.close();
     },
   };
-}
-
-/** Collects everything a channel yields until it closes. */
-async function collect<T>(ch: Channel<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const v of ch) out.push(v);
-  return out;
-}
-
-/** The next error of a stream (an exporter's or importer's `errors`). */
-async function nextError(errors: AsyncIterable<Error>): Promise<Error> {
-  for await (const err of errors) return err;
-  throw new Error("the error stream ended");
-}
-
-/** Waits until `cond()` holds, checking every few ms (bounded). */
-async function until(cond: () => boolean, what: string, limitMs = 10_000): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
-    await delay(2);
-  }
 }
 
 /** Tracks whether a promise settled, without leaving it unhandled. */

@@ -8,14 +8,8 @@ import { DrainTimeoutError, type HttpServer, serve, type ServeOptions } from "..
 import { listenBuffer } from "../src/listenbuffer/mod.ts";
 import { wrap } from "../src/graceful/mod.ts";
 import { type Conn, listen, type Listener, useRuntime } from "../src/runtime/mod.ts";
-import { adapters, bytes, delay, HOST, portOf, test, text } from "./_harness.ts";
+import { adapters, bytes, delay, HOST, portOf, test, text, until } from "./_harness.ts";
 import { RawClient, textOf } from "./_http_client.ts";
-
-/** Waits (bounded) until `cond()` holds; fails the test if it never does. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000 && !cond(); i++) await delay(10);
-  assert.ok(cond(), `timed out waiting for ${what}`);
-}
 
 /** Serves on a fresh loopback listener. */
 async function start(

@@ -2,11 +2,10 @@
 // violations in a temporary copy of the src/ layout must be reported, rule by
 // rule, and the real src/ must be clean. Runs the Deno binary on every runtime.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { binary, repoRoot, tempDir, test } from "./_harness.ts";
+import { binary, repoRoot, runToEnd, tempDir, test } from "./_harness.ts";
 
 const root = repoRoot();
 const deno = binary("deno");
@@ -21,27 +20,16 @@ interface Diagnostic {
 }
 
 /** Runs `deno lint --json` in `cwd`; returns its diagnostics (a failing exit is expected). */
-function lint(cwd: string, args: string[] = []): Promise<Diagnostic[]> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      deno,
-      ["lint", "--json", ...args],
-      { cwd, env: { ...process.env, NO_COLOR: "1" }, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        try {
-          const out = JSON.parse(stdout) as { diagnostics: Diagnostic[]; errors: unknown[] };
-          assert.deepEqual(out.errors, [], "deno lint could not lint every file");
-          resolve(out.diagnostics);
-        } catch (parseErr) {
-          reject(
-            new Error(`deno lint failed (${err?.message}):\n${stdout}\n${stderr}`, {
-              cause: parseErr,
-            }),
-          );
-        }
-      },
-    );
-  });
+async function lint(cwd: string, args: string[] = []): Promise<Diagnostic[]> {
+  const r = await runToEnd(deno, ["lint", "--json", ...args], cwd, {}, 120_000);
+  let out: { diagnostics: Diagnostic[]; errors: unknown[] };
+  try {
+    out = JSON.parse(r.stdout);
+  } catch (err) {
+    throw new Error(`deno lint failed (exit ${r.code}):\n${r.out}`, { cause: err });
+  }
+  assert.deepEqual(out.errors, [], "deno lint could not lint every file");
+  return out.diagnostics;
 }
 
 /** `file: code` for each netkit diagnostic, sorted, paths relative to `dir`. */

@@ -13,13 +13,8 @@ import {
   readExactly,
   seesClose,
   text,
+  until,
 } from "./_harness.ts";
-
-/** Waits (bounded) until `cond()` holds; fails the test if it never does. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await delay(10);
-  assert.ok(cond(), `timed out waiting for ${what}`);
-}
 
 /** Whether `p` settled within a few event-loop turns. */
 async function settledSoon(p: Promise<unknown>): Promise<boolean> {

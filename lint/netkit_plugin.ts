@@ -22,9 +22,9 @@
 //   Template literals are checked on their literal parts.
 //
 // Only files under src/ are checked; tests, bench and scripts may use any
-// runtime API. A file's place is taken from the last `/src/` in its path, so
-// the rules work the same on a copy of the layout (the plugin's test plants
-// violations in a temporary directory).
+// runtime API. Paths are taken from the project root, the directory above
+// this file's lint/ (the plugin's test copies this file into a temporary
+// project and plants violations there).
 
 /** Imports that break netkit/layering today, each waiting on an issue #13 move. */
 const KNOWN_LAYERING_EXCEPTIONS: Record<string, string[]> = {
@@ -45,12 +45,13 @@ const CONTRACTION = /[A-Za-z](?:n't|'re|'ll|'ve|'m)\b/;
 
 type Node = Deno.lint.Node;
 
-/** The path from the project root (`src/...`), or undefined outside src/. */
+/** The project root: the directory above this plugin's lint/ (with a final slash). */
+const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
+
+/** The path from the project root (`src/...`), or undefined outside the project. */
 function projectPath(filename: string): string | undefined {
   const path = filename.replaceAll("\\", "/");
-  const at = path.lastIndexOf("/src/");
-  if (at < 0) return path.startsWith("src/") ? path : undefined;
-  return path.slice(at + 1);
+  return path.startsWith(ROOT) ? path.slice(ROOT.length) : undefined;
 }
 
 /** `src/<dir>/` of a project path ("runtime", "_util", "cli", a module name). */

@@ -2,9 +2,8 @@
 // violations in a temporary copy of the src/ layout must be reported, rule by
 // rule, and the real src/ must be clean. Runs the Deno binary on every runtime.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { binary, repoRoot, runToEnd, tempDir, test } from "./_harness.ts";
 
 const root = repoRoot();
@@ -19,8 +18,11 @@ interface Diagnostic {
   message: string;
 }
 
-/** Runs `deno lint --json` in `cwd`; returns its diagnostics (a failing exit is expected). */
-async function lint(cwd: string, args: string[] = []): Promise<Diagnostic[]> {
+/** Runs `deno lint --json` in `cwd`; returns its exit code and diagnostics. */
+async function lint(
+  cwd: string,
+  args: string[] = [],
+): Promise<{ code: number | null; diagnostics: Diagnostic[] }> {
   const r = await runToEnd(deno, ["lint", "--json", ...args], cwd, {}, 120_000);
   let out: { diagnostics: Diagnostic[]; errors: unknown[] };
   try {
@@ -29,7 +31,7 @@ async function lint(cwd: string, args: string[] = []): Promise<Diagnostic[]> {
     throw new Error(`deno lint failed (exit ${r.code}):\n${r.out}`, { cause: err });
   }
   assert.deepEqual(out.errors, [], "deno lint could not lint every file");
-  return out.diagnostics;
+  return { code: r.code, diagnostics: out.diagnostics };
 }
 
 /** `file: code` for each netkit diagnostic, sorted, paths relative to `dir`. */
@@ -134,17 +136,20 @@ test(
   "netkit lint plugin reports each planted violation, rule by rule, and nothing else",
   async () => {
     using dir = tempDir("lint");
-    const plugin = pathToFileURL(join(root, "lint/netkit_plugin.ts")).href;
+    // A temporary project: this plugin in its lint/, registered as in deno.json.
+    mkdirSync(dir.join("lint"));
+    copyFileSync(join(root, "lint/netkit_plugin.ts"), dir.join("lint/netkit_plugin.ts"));
     writeFileSync(
       dir.join("deno.json"),
-      JSON.stringify({ lint: { plugins: [plugin], rules: { include: [], exclude: [] } } }),
+      JSON.stringify({ lint: { plugins: ["./lint/netkit_plugin.ts"] } }),
     );
     for (const [path, source] of Object.entries(planted)) {
       mkdirSync(dirname(dir.join(path)), { recursive: true });
       writeFileSync(dir.join(path), source);
     }
-    const findings = netkitFindings(await lint(dir.path), dir.path);
-    assert.deepEqual(findings, expected);
+    const { code, diagnostics } = await lint(dir.path);
+    assert.deepEqual(netkitFindings(diagnostics, dir.path), expected);
+    assert.equal(code, 1, "deno lint fails on the planted violations");
   },
   { skip: noDeno },
 );
@@ -152,6 +157,6 @@ test(
 test("netkit lint plugin is registered in deno.json and finds nothing in src/", async () => {
   const config = JSON.parse(readFileSync(join(root, "deno.json"), "utf8"));
   assert.ok(config.lint.plugins.includes("./lint/netkit_plugin.ts"), "deno.json lint.plugins");
-  const findings = netkitFindings(await lint(root, ["src/"]), root);
+  const findings = netkitFindings((await lint(root, ["src/"])).diagnostics, root);
   assert.deepEqual(findings, []);
 }, { skip: noDeno });

@@ -39,6 +39,7 @@ export {
   runToEnd,
   signal,
   startLogged,
+  stopped,
   type TempDir,
   tempDir,
 } from "./fixtures/inherit_helpers.ts";

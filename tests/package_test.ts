@@ -23,6 +23,7 @@ import {
   runToEnd,
   signal,
   startLogged,
+  stopped,
 } from "./fixtures/inherit_helpers.ts";
 
 await allowLongTests();
@@ -313,9 +314,7 @@ test(
       for (let i = 0; i < 500 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
       assert.ok(!alive(pid), `the old copy (pid ${pid}) did not exit`);
       assert.equal(await ask({ port }, ""), `hello from ${next}\n`);
-      signal(cli.pid, "SIGTERM");
-      assert.equal(await cli.exited, 0);
-      await cli.closed;
+      assert.equal(await stopped(cli), 0);
     } finally {
       await reap(pids);
     }

@@ -1,6 +1,8 @@
 // Test harness shared by every suite: one `test()` that runs under deno test
 // (with Deno's op and resource sanitizers on), bun test and node --test, plus
-// a leak check on netkit's own resource counts, fixtures and small helpers.
+// a leak check on netkit's own resource counts; `forEachAdapter()` for tests
+// that run once per adapter, `loopbackPair()`, reads and waits (`seesClose`,
+// `until`), fixtures and child processes. Tests import helpers from here only.
 // Tests are not library code: this file may look at the runtime it runs on.
 import { test as nodeTest } from "node:test";
 import { spawn } from "node:child_process";

@@ -2,7 +2,7 @@
 // (with Deno's op and resource sanitizers on), bun test and node --test, plus
 // a leak check on netkit's own resource counts; `forEachAdapter()` for tests
 // that run once per adapter, `loopbackPair()`, reads and waits (`seesClose`,
-// `until`), fixtures and child processes. Tests import helpers from here only.
+// `until`), fixtures and child processes. New tests take every helper from here.
 // Tests are not library code: this file may look at the runtime it runs on.
 import { test as nodeTest } from "node:test";
 import { spawn } from "node:child_process";

@@ -92,7 +92,7 @@ export { checkTimeout, Conn, wrap };
   // src/cli/ may use any module's public entry, never its inner files.
   "src/cli/main.ts": `import { createUpgrader } from "../inherit/mod.ts";
 import { os } from "../runtime/_internal.ts";
-import { parse } from "../inherit/_addr.ts";
+import { parse } from "../graceful/_tracker.ts";
 export { createUpgrader, os, parse };
 `,
   // netkit/error-message: lowercase start, final period, two sentences, a

@@ -1,12 +1,45 @@
 // Test harness shared by every suite: one `test()` that runs under deno test
 // (with Deno's op and resource sanitizers on), bun test and node --test, plus
-// a leak check on netkit's own resource counts, fixtures and small helpers.
+// a leak check on netkit's own resource counts; `forEachAdapter()` for tests
+// that run once per adapter, `loopbackPair()`, reads and waits (`seesClose`,
+// `until`), fixtures and child processes. New tests take every helper from here.
 // Tests are not library code: this file may look at the runtime it runs on.
 import { test as nodeTest } from "node:test";
 import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { type Conn, connect, runtime } from "../src/runtime/mod.ts";
-import { openResources, type ResourceCounts } from "../src/runtime/testing.ts";
+import { binary, current, fixturePath } from "./fixtures/inherit_helpers.ts";
+import { type Conn, connect, listen, type Listener, runtime } from "../src/runtime/mod.ts";
+import { openResources, type ResourceCounts, useRuntime } from "../src/runtime/testing.ts";
+
+// The process helpers (runtimes' binaries, fixture commands, children watched
+// line by line, signals, temporary directories) live in
+// fixtures/inherit_helpers.ts, which fixture programs may import too (it has
+// no node:test); tests take them from here.
+export {
+  alive,
+  allowLongTests,
+  binary,
+  commandFor,
+  current,
+  field,
+  fixturePath,
+  freePort,
+  type Logged,
+  partners,
+  reap,
+  repoRoot,
+  type Rt,
+  runnable,
+  type RunResult,
+  runToEnd,
+  signal,
+  startLogged,
+  stopped,
+  type TempDir,
+  tempDir,
+} from "./fixtures/inherit_helpers.ts";
+
+/** The loopback address every test listens and connects on. */
+export const HOST = "127.0.0.1";
 
 /** No test may run longer than this: a hang fails instead of stalling CI. */
 const TEST_LIMIT_MS = 60_000;
@@ -90,9 +123,84 @@ export function test(
 }
 
 /** The adapters this runtime can run: its own, and node:net where that differs. */
-export const adapters: ("deno" | "bun" | "node")[] = runtime.name === "node"
-  ? ["node"]
-  : [runtime.name, "node"];
+export const adapters: Adapter[] = runtime.name === "node" ? ["node"] : [runtime.name, "node"];
+
+/** The name of an adapter, as `useRuntime()` takes it. */
+export type Adapter = "deno" | "bun" | "node";
+
+/**
+ * Registers a test that runs on one adapter (`useRuntime(adapter)` around its
+ * body); a string third argument is a skip reason.
+ */
+export type AdapterTest = (
+  name: string,
+  fn: () => Promise<void> | void,
+  options?: string | TestOptions,
+) => void;
+
+/**
+ * Runs `block` once per adapter this runtime has; the tests it registers with
+ * the `t` it gets are named `[<adapter>] <name>` and run on that adapter.
+ */
+export function forEachAdapter(block: (t: AdapterTest, adapter: Adapter) => void): void {
+  for (const adapter of adapters) {
+    const t: AdapterTest = (name, fn, options) =>
+      test(`[${adapter}] ${name}`, async () => {
+        const before = useRuntime(adapter);
+        try {
+          await fn();
+        } finally {
+          useRuntime(before);
+        }
+      }, typeof options === "string" ? { skip: options } : options);
+    block(t, adapter);
+  }
+}
+
+/** Reads until EOF or an error: true when the peer closed the connection. */
+export async function seesClose(conn: { read(b: Uint8Array): Promise<number | null> }): Promise<
+  boolean
+> {
+  try {
+    const buf = new Uint8Array(16);
+    for (let i = 0; i < 100; i++) {
+      if ((await conn.read(buf)) === null) return true;
+    }
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** A connected loopback conn pair and its listener, all closed on dispose. */
+export interface LoopbackPair extends AsyncDisposable {
+  listener: Listener;
+  /** The accepted side. */
+  server: Conn;
+  /** The dialing side. */
+  client: Conn;
+}
+
+/** Listens on loopback, connects once, accepts: `await using p = await loopbackPair()`. */
+export async function loopbackPair(): Promise<LoopbackPair> {
+  const listener = await listen({ hostname: HOST, port: 0 });
+  try {
+    const [server, client] = await pair(listener);
+    return {
+      listener,
+      server,
+      client,
+      async [Symbol.asyncDispose]() {
+        client.close();
+        server.close();
+        await listener.close();
+      },
+    };
+  } catch (err) {
+    await listener.close();
+    throw err;
+  }
+}
 
 /** The port of a TCP listener. */
 export function portOf(listener: { addr: { transport: string; port?: number } }): number {
@@ -104,6 +212,31 @@ export function portOf(listener: { addr: { transport: string; port?: number } })
 /** Resolves after `ms` milliseconds. */
 export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Waits until `cond()` holds, checking every few ms; fails the test with
+ * `Timed out waiting for <what>` after `limitMs` (a bound, not a timing).
+ */
+export async function until(cond: () => boolean, what: string, limitMs = 20_000): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
+    await delay(5);
+  }
+}
+
+/** Collects everything an async iterable (a channel) yields until it ends. */
+export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const v of items) out.push(v);
+  return out;
+}
+
+/** The next error of a stream (an exporter's or importer's `errors`). */
+export async function nextError(errors: AsyncIterable<Error>): Promise<Error> {
+  for await (const err of errors) return err;
+  throw new Error("the error stream ended");
 }
 
 /** Reads until EOF; returns all bytes. */
@@ -156,14 +289,12 @@ export function text(b: Uint8Array): string {
 
 /** The path of a fixture program, as built for the runtime running the tests. */
 export function fixture(name: string): string {
-  const ext = import.meta.url.endsWith(".js") ? ".js" : ".ts";
-  return fileURLToPath(new URL(`./fixtures/${name}${ext}`, import.meta.url));
+  return fixturePath(name);
 }
 
 /** The command that runs a script on this runtime (the real binary, no wrapper). */
 export function runtimeCommand(script: string): [string, string[]] {
-  if (denoApi !== undefined) return [denoApi.execPath(), ["run", "-A", script]];
-  return [process.execPath, [script]];
+  return current === "deno" ? [binary("deno"), ["run", "-A", script]] : [binary(current), [script]];
 }
 
 /** A child process started from a fixture. */

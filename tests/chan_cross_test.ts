@@ -3,33 +3,20 @@
 // loopback. The other side runs as a fixture (tests/fixtures/chan_*.ts) on
 // the other runtime's binary from scripts/node_modules/.bin.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { Channel, Dir, Exporter, Importer } from "../src/chan/mod.ts";
 import { runtime } from "../src/runtime/mod.ts";
-import { type Child, portOf, spawnChild, test } from "./_harness.ts";
+import { binary, type Child, portOf, repoRoot, spawnChild, test } from "./_harness.ts";
 
 const N = 10_000;
 
-/** The repo root: the nearest directory up from here that holds deno.json. */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8; i++) {
-    if (existsSync(join(dir, "deno.json"))) return dir;
-    dir = dirname(dir);
-  }
-  throw new Error("Cannot find the repo root (deno.json)");
-}
-
 const root = repoRoot();
-const bin = (name: "deno" | "bun") => join(root, "scripts", "node_modules", ".bin", name);
 
 /** Runs a TypeScript fixture on Deno or Bun (from the sources). */
 function runFixture(on: "deno" | "bun", name: string, args: string[]): Child {
   const script = join(root, "tests", "fixtures", `${name}.ts`);
   const argv = on === "deno" ? ["run", "-A", script, ...args] : [script, ...args];
-  return spawnChild(`${on} fixture ${name}`, bin(on), argv);
+  return spawnChild(`${on} fixture ${name}`, binary(on), argv);
 }
 
 type Item = { i: number; s: string; from: string };

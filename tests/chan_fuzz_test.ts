@@ -16,10 +16,8 @@ import {
   type StandardSchemaV1,
 } from "../src/chan/mod.ts";
 import { type Conn, connect, type Listener } from "../src/runtime/mod.ts";
-import { delay, portOf, test } from "./_harness.ts";
+import { HOST, portOf, test, until } from "./_harness.ts";
 import * as wire from "./fixtures/chan_wire.ts";
-
-const HOST = "127.0.0.1";
 
 const isNumber: StandardSchemaV1<unknown, number> = {
   "~standard": {
@@ -99,15 +97,6 @@ async function serve(options: { maxFrameSize?: number } = {}): Promise<Served> {
       await Promise.all([producer, consumer, refuzz, reading]);
     },
   };
-}
-
-/** Waits until `cond()` holds (bounded). */
-async function until(cond: () => boolean, what: string, limitMs = 10_000): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
-    await delay(2);
-  }
 }
 
 /** Asserts that a well-behaved importer still gets served, both ways. */

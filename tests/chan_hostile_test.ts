@@ -16,10 +16,9 @@ import {
   Importer,
 } from "../src/chan/mod.ts";
 import { type Conn, connect, type Listener } from "../src/runtime/mod.ts";
-import { delay, portOf, test } from "./_harness.ts";
+import { delay, HOST, portOf, test, until } from "./_harness.ts";
 import * as wire from "./fixtures/chan_wire.ts";
 
-const HOST = "127.0.0.1";
 const hello = wire.preamble(wire.ROLE_IMPORTER);
 /** A stall this long means the event loop froze (the bug was 20 s to 147 s). */
 const STALL_LIMIT_MS = 3000;
@@ -81,15 +80,6 @@ async function serve(options: ExporterOptions = {}): Promise<Served> {
       await Promise.all(tasks);
     },
   };
-}
-
-/** Waits until `cond()` holds (bounded). */
-async function until(cond: () => boolean, what: string, limitMs = 20_000): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
-    await delay(5);
-  }
 }
 
 /** Measures the longest gap between 5 ms ticks: how long the event loop stalled. */

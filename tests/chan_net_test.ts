@@ -2,9 +2,6 @@
 // hand-written peers (tests/fixtures/chan_wire.ts) where a test needs a peer
 // that withholds acks, stops, or breaks off.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import {
   Channel,
   ChannelClosedError,
@@ -28,11 +25,18 @@ import {
   type Listener,
   TimeoutError,
 } from "../src/runtime/mod.ts";
-import { useRuntime } from "../src/runtime/testing.ts";
-import { adapters, delay, portOf, test } from "./_harness.ts";
+import {
+  collect,
+  delay,
+  forEachAdapter,
+  HOST,
+  nextError,
+  portOf,
+  tempDir,
+  test,
+  until,
+} from "./_harness.ts";
 import * as wire from "./fixtures/chan_wire.ts";
-
-const HOST = "127.0.0.1";
 
 interface Pair extends AsyncDisposable {
   exporter: Exporter;
@@ -58,28 +62,6 @@ async function setup(
       await exporter.close();
     },
   };
-}
-
-/** Collects everything a channel yields until it closes. */
-async function collect<T>(ch: Channel<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const v of ch) out.push(v);
-  return out;
-}
-
-/** The next error of a stream (an exporter's or importer's `errors`). */
-async function nextError(errors: AsyncIterable<Error>): Promise<Error> {
-  for await (const err of errors) return err;
-  throw new Error("the error stream ended");
-}
-
-/** Waits until `cond()` holds, checking every few ms (bounded). */
-async function until(cond: () => boolean, what: string, limitMs = 10_000): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
-    await delay(2);
-  }
 }
 
 /** Tracks whether a promise settled, without leaving it unhandled. */
@@ -120,17 +102,7 @@ const positive: StandardSchemaV1<unknown, number> = {
 
 // --- per adapter: the core path ----------------------------------------------
 
-for (const adapter of adapters) {
-  const t = (name: string, fn: () => Promise<void>) =>
-    test(`[${adapter}] ${name}`, async () => {
-      const before = useRuntime(adapter);
-      try {
-        await fn();
-      } finally {
-        useRuntime(before);
-      }
-    });
-
+forEachAdapter((t) => {
   t("Importer.import() receives an exported Send channel's values in order", async () => {
     await using p = await setup();
     const source = new Channel<{ id: number; name: string }>(8);
@@ -220,7 +192,7 @@ for (const adapter of adapters) {
     await p.exporter.drain({ timeout: 10_000 });
     assert.equal(p.exporter.stats.acked, N);
   });
-}
+});
 
 // --- API ---------------------------------------------------------------------
 
@@ -765,21 +737,17 @@ test("Importer.errors never shuts the importer down when nobody reads it", async
 });
 
 test("Exporter.listenAndServe() serves importers over a Unix socket", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "netkit-chan-"));
-  try {
-    const path = join(dir, "chan.sock");
-    await using exporter = new Exporter();
-    const source = new Channel<string>(2);
-    exporter.export("u", source, Dir.Send);
-    await exporter.listenAndServe({ path });
-    await using importer = await Importer.connect({ path });
-    const sink = new Channel<string>(2);
-    await importer.import("u", sink, Dir.Recv, 2);
-    await source.send("over unix");
-    assert.equal(await sink.receive(), "over unix");
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  using dir = tempDir("chan");
+  const path = dir.join("chan.sock");
+  await using exporter = new Exporter();
+  const source = new Channel<string>(2);
+  exporter.export("u", source, Dir.Send);
+  await exporter.listenAndServe({ path });
+  await using importer = await Importer.connect({ path });
+  const sink = new Channel<string>(2);
+  await importer.import("u", sink, Dir.Recv, 2);
+  await source.send("over unix");
+  assert.equal(await sink.receive(), "over unix");
 });
 
 test("select() works on imported channels", async () => {

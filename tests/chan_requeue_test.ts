@@ -9,26 +9,8 @@ import assert from "node:assert/strict";
 import { Channel, Dir, Exporter, Importer } from "../src/chan/mod.ts";
 import { type Conn, connect, listen, type Listener } from "../src/runtime/mod.ts";
 import { channelHooks } from "../src/chan/_wait_queue.ts";
-import { portOf, test } from "./_harness.ts";
+import { collect, HOST, portOf, test, until } from "./_harness.ts";
 import * as wire from "./fixtures/chan_wire.ts";
-
-const HOST = "127.0.0.1";
-
-/** Waits until `cond()` holds, checking every few ms (bounded). */
-async function until(cond: () => boolean, what: string, limitMs = 20_000): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
-
-/** Collects everything a channel yields until it closes. */
-async function collect<T>(ch: Channel<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const v of ch) out.push(v);
-  return out;
-}
 
 /** How often each of 0..n-1 occurs in `values` (and fails on anything else). */
 function counts(values: number[], n: number): number[] {

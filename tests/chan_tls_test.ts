@@ -14,23 +14,11 @@ import {
   tokenAuth,
 } from "../src/chan/mod.ts";
 import type { TlsListenOptions } from "../src/runtime/mod.ts";
-import { portOf, test } from "./_harness.ts";
+import { collect, HOST, nextError, portOf, test } from "./_harness.ts";
 import { haveOpenssl, testCerts } from "./_tls_certs.ts";
 
-const HOST = "127.0.0.1";
 const NO_OPENSSL = haveOpenssl() ? false : "needs the openssl command (not found on this machine)";
 const t = (name: string, fn: () => Promise<void>) => test(name, fn, { skip: NO_OPENSSL });
-
-async function collect<T>(ch: Channel<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const v of ch) out.push(v);
-  return out;
-}
-
-async function nextError(errors: AsyncIterable<Error>): Promise<Error> {
-  for await (const err of errors) return err;
-  throw new Error("the error stream ended");
-}
 
 /** An exporter serving TLS on a free port, exporting "nums" (0..9, then closed). */
 async function tlsExporter(

@@ -21,6 +21,7 @@ import {
   signal,
   startLoad,
   startLogged,
+  stopped,
   tempDir,
 } from "./fixtures/inherit_helpers.ts";
 
@@ -84,9 +85,7 @@ test("netkit run restarts a netkit program on SIGHUP with no failed connection",
     assert.equal(result.failed, 0);
     assert.ok(result.conns >= 2000);
     assert.equal(await ask({ port }), `pong ${pid}\n`);
-    signal(cli.pid, "SIGTERM");
-    assert.equal(await cli.exited, 0);
-    await cli.closed;
+    assert.equal(await stopped(cli), 0);
   } finally {
     await reap(pids);
   }
@@ -105,9 +104,7 @@ test("netkit run restarts a plain socket-activated program after --ready-delay",
     assert.notEqual(next, pid);
     await cli.line(new RegExp(`^PLAIN_EXITED pid=${pid}$`));
     assert.equal(await ask({ port }), `pong ${next}\n`);
-    signal(cli.pid, "SIGTERM");
-    assert.equal(await cli.exited, 0);
-    await cli.closed;
+    assert.equal(await stopped(cli), 0);
   } finally {
     await reap(pids);
   }
@@ -131,9 +128,7 @@ test(
       // The old copy may take a connection until its SIGTERM closes its listener.
       await cli.line(new RegExp(`^PLAIN_EXITED pid=${pid}$`));
       assert.equal(await ask({ port }), `pong ${next}\n`);
-      signal(cli.pid, "SIGTERM");
-      assert.equal(await cli.exited, 0);
-      await cli.closed;
+      assert.equal(await stopped(cli), 0);
     } finally {
       await reap(pids);
     }
@@ -144,7 +139,8 @@ test(
 );
 
 test("netkit run keeps the old program serving when the new copy crashes", async () => {
-  const [dir, cleanup] = tempDir();
+  using tmp = tempDir();
+  const dir = tmp.path;
   const modeFile = join(dir, "mode");
   // A delay long enough for the new copy's crash to come first.
   const { cli, port, pid } = await startCli("inherit_plain", ["--ready-delay", "1500"], {
@@ -157,12 +153,9 @@ test("netkit run keeps the old program serving when the new copy crashes", async
     const failed = await cli.line(/^netkit: restart failed: /);
     assert.match(failed, new RegExp(`exited with code 3; pid=${pid} goes on serving$`));
     assert.equal(await ask({ port }), `pong ${pid}\n`);
-    signal(cli.pid, "SIGTERM");
-    assert.equal(await cli.exited, 0);
-    await cli.closed;
+    assert.equal(await stopped(cli), 0);
   } finally {
     await reap(pids);
-    cleanup();
   }
 });
 
@@ -291,9 +284,7 @@ test("netkit run queues a SIGHUP that comes before the first copy is ready", asy
     pids.push(next);
     await cli.line(new RegExp(`^PLAIN_EXITED pid=${first}$`));
     assert.equal(await ask({ port }), `pong ${next}\n`);
-    signal(cli.pid, "SIGTERM");
-    assert.equal(await cli.exited, 0);
-    await cli.closed;
+    assert.equal(await stopped(cli), 0);
     assert.ok(await gone(pids), `still alive: ${pids.filter(alive)}`);
     assert.ok(await portFree(port), `port ${port} is still held`);
   } finally {
@@ -318,9 +309,7 @@ test("netkit run queues a SIGHUP that comes during a restart", async () => {
     pids.push(between);
     await cli.line(new RegExp(`^PLAIN_EXITED pid=${between}$`));
     assert.equal(await ask({ port }), `pong ${second}\n`);
-    signal(cli.pid, "SIGTERM");
-    assert.equal(await cli.exited, 0);
-    await cli.closed;
+    assert.equal(await stopped(cli), 0);
   } finally {
     await reap(pids);
   }
@@ -384,9 +373,7 @@ test("netkit run --quiet says nothing but serves; unnamed sockets are named by a
       if (answer === "") await new Promise((r) => setTimeout(r, 20));
     }
     assert.match(answer, /^pong \d+\n$/);
-    signal(cli.pid, "SIGTERM");
-    assert.equal(await cli.exited, 0);
-    await cli.closed;
+    assert.equal(await stopped(cli), 0);
     assert.deepEqual(cli.lines.filter((l) => l.startsWith("netkit:")), []);
   } finally {
     await reap(pids);
@@ -402,9 +389,7 @@ test("netkit run --quiet says nothing but serves; unnamed sockets are named by a
     pids.push(Number(/pid=(\d+)/.exec(ready)![1]));
     // Once it answers, its SIGTERM handler is on.
     assert.equal(await ask({ port: Number(/:(\d+) /.exec(line)![1]) }), `pong ${pids.at(-1)}\n`);
-    signal(named.pid, "SIGTERM");
-    assert.equal(await named.exited, 0);
-    await named.closed;
+    assert.equal(await stopped(named), 0);
   } finally {
     await reap([...pids, named.pid]);
   }
@@ -422,9 +407,7 @@ test("netkit run --log json writes one JSON object per line", async () => {
     // Once it answers, its SIGTERM handler is on.
     const port = Number(/127\.0\.0\.1:(\d+) /.exec(listening)![1]);
     assert.equal(await ask({ port }), `pong ${pids.at(-1)}\n`);
-    signal(cli.pid, "SIGTERM");
-    assert.equal(await cli.exited, 0);
-    await cli.closed;
+    assert.equal(await stopped(cli), 0);
     const own = cli.lines.filter((l) => !/^PLAIN/.test(l));
     assert.ok(own.length >= 4, own.join("\n"));
     for (const l of own) {

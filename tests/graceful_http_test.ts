@@ -19,21 +19,13 @@ import type { AddressInfo, Socket } from "node:net";
 import process from "node:process";
 import { DrainTimeoutError, type GracefulHttp, gracefulHttp } from "../src/graceful/mod.ts";
 import { type Conn, connect, ConnectionRefusedError, runtime } from "../src/runtime/mod.ts";
-import { bytes, delay, startFixture, test, text } from "./_harness.ts";
+import { bytes, delay, HOST, startFixture, test, text, until } from "./_harness.ts";
 import { ca, cert, key } from "./fixtures/graceful_tls.ts";
-
-const HOST = "127.0.0.1";
 
 interface Reply {
   status: number;
   connection: string | undefined;
   body: string;
-}
-
-/** Waits (bounded) until `cond()` holds; fails the test if it never does. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await delay(10);
-  assert.ok(cond(), `timed out waiting for ${what}`);
 }
 
 function portOfServer(server: Server): number {

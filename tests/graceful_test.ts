@@ -20,39 +20,23 @@ import {
   listen,
   ListenerClosedError,
 } from "../src/runtime/mod.ts";
-import { useRuntime } from "../src/runtime/testing.ts";
-import { adapters, bytes, delay, pair, portOf, readExactly, test, text } from "./_harness.ts";
-
-const HOST = "127.0.0.1";
-
-/** Reads until EOF or an error: true when the peer closed the connection. */
-async function seesClose(conn: Conn): Promise<boolean> {
-  try {
-    const buf = new Uint8Array(16);
-    for (let i = 0; i < 100; i++) {
-      if ((await conn.read(buf)) === null) return true;
-    }
-    return false;
-  } catch {
-    return true;
-  }
-}
+import {
+  bytes,
+  delay,
+  forEachAdapter,
+  HOST,
+  pair,
+  portOf,
+  readExactly,
+  seesClose,
+  text,
+} from "./_harness.ts";
 
 function counts(s: GracefulStats): string {
   return `idle=${s.idle} inUse=${s.inUse} disowned=${s.disowned} total=${s.total} accepted=${s.accepted} closed=${s.closed}`;
 }
 
-for (const adapter of adapters) {
-  const t = (name: string, fn: () => Promise<void> | void) =>
-    test(`[${adapter}] ${name}`, async () => {
-      const before = useRuntime(adapter);
-      try {
-        await fn();
-      } finally {
-        useRuntime(before);
-      }
-    });
-
+forEachAdapter((t) => {
   t(
     "wrap({ grace: 0 }) in Automatic mode (the default): new conns are idle, data marks in use",
     async () => {
@@ -554,4 +538,4 @@ for (const adapter of adapters) {
       for (const c of clients) c.close();
     }
   });
-}
+});

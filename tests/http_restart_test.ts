@@ -11,6 +11,7 @@ import {
   current,
   field,
   reap,
+  type Rt,
   runnable,
   signal,
   startLogged,
@@ -18,8 +19,6 @@ import {
 import { honoUrl, type HttpLoadResult, startHttpLoad } from "./fixtures/http_helpers.ts";
 
 await allowLongTests();
-
-type Rt = "deno" | "bun" | "node";
 
 const RESTARTS = 20;
 /** The harness's 60 s is too short for 20 process starts on 2 busy cores. */

@@ -9,16 +9,8 @@ import { listenBuffer } from "../src/listenbuffer/mod.ts";
 import { wrap } from "../src/graceful/mod.ts";
 import { type Conn, listen, type Listener } from "../src/runtime/mod.ts";
 import { useRuntime } from "../src/runtime/testing.ts";
-import { adapters, bytes, delay, portOf, test, text } from "./_harness.ts";
+import { adapters, bytes, delay, HOST, portOf, test, text, until } from "./_harness.ts";
 import { RawClient, textOf } from "./_http_client.ts";
-
-const HOST = "127.0.0.1";
-
-/** Waits (bounded) until `cond()` holds; fails the test if it never does. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000 && !cond(); i++) await delay(10);
-  assert.ok(cond(), `timed out waiting for ${what}`);
-}
 
 /** Serves on a fresh loopback listener. */
 async function start(

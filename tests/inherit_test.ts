@@ -20,14 +20,13 @@ import {
   partners,
   reap,
   repoRoot,
+  type Rt,
   signal,
   startLogged,
   tempDir,
 } from "./fixtures/inherit_helpers.ts";
 
 await allowLongTests();
-
-type Rt = "deno" | "bun" | "node";
 
 test("Net.listen() binds a fresh listener when nothing is inherited", async () => {
   const net = new Net();
@@ -56,33 +55,31 @@ test("Net.listen() and listenNamed() reject what they cannot serve", async () =>
 });
 
 test("Net.listen() binds a Unix socket path, refuses a taken one, and removes it at close", async () => {
-  const [dir, cleanup] = tempDir();
-  try {
-    const path = join(dir, "s.sock");
-    const net = new Net();
-    const listener = await net.listen({ path });
-    assert.deepEqual(listener.addr, { transport: "unix", path });
-    assert.ok(existsSync(path));
-    await assert.rejects(net.listen({ path }), AddrInUseError);
-    const served = listener.accept().then(async (conn) => {
-      await conn.read(new Uint8Array(16)); // AF_UNIX: closing with unread data resets the peer
-      await conn.write(new TextEncoder().encode("unix ok\n"));
-      conn.close();
-    });
-    assert.equal(await ask({ path }, "x\n", 5000), "unix ok\n");
-    await served;
-    await listener.close();
-    assert.equal(existsSync(path), false);
-    writeFileSync(join(dir, "file"), "");
-    await assert.rejects(net.listen({ path: join(dir, "file") }), AddrInUseError);
-  } finally {
-    cleanup();
-  }
+  using tmp = tempDir();
+  const dir = tmp.path;
+  const path = join(dir, "s.sock");
+  const net = new Net();
+  const listener = await net.listen({ path });
+  assert.deepEqual(listener.addr, { transport: "unix", path });
+  assert.ok(existsSync(path));
+  await assert.rejects(net.listen({ path }), AddrInUseError);
+  const served = listener.accept().then(async (conn) => {
+    await conn.read(new Uint8Array(16)); // AF_UNIX: closing with unread data resets the peer
+    await conn.write(new TextEncoder().encode("unix ok\n"));
+    conn.close();
+  });
+  assert.equal(await ask({ path }, "x\n", 5000), "unix ok\n");
+  await served;
+  await listener.close();
+  assert.equal(existsSync(path), false);
+  writeFileSync(join(dir, "file"), "");
+  await assert.rejects(net.listen({ path: join(dir, "file") }), AddrInUseError);
 });
 
 /** Runs inherit_parent on `parentRt`, whose child (inherit_child) runs on `childRt`. */
 async function gracenetRestart(parentRt: Rt, childRt: Rt) {
-  const [dir, cleanup] = tempDir();
+  using tmp = tempDir();
+  const dir = tmp.path;
   const path = join(dir, "c.sock");
   const [ccmd, cargs] = commandFor(childRt, "inherit_child");
   const [pcmd, pargs] = commandFor(parentRt, "inherit_parent");
@@ -107,7 +104,6 @@ async function gracenetRestart(parentRt: Rt, childRt: Rt) {
     return { env, inherited, after, grandchild, answers, child, serving, a, path };
   } finally {
     await reap(pids);
-    cleanup();
   }
 }
 
@@ -412,7 +408,8 @@ const gracenetSkip = goBinary() === undefined
   : false;
 
 test("Net serves the socket a real Go gracenet parent hands over with StartProcess", async () => {
-  const [dir, cleanup] = tempDir();
+  using tmp = tempDir();
+  const dir = tmp.path;
   const pids = new Set<number>();
   try {
     const exe = join(dir, "gracenet_parent");
@@ -439,6 +436,5 @@ test("Net serves the socket a real Go gracenet parent hands over with StartProce
     await proc.closed;
   } finally {
     await reap(pids);
-    cleanup();
   }
 }, { skip: gracenetSkip });

@@ -4,16 +4,17 @@
 import assert from "node:assert/strict";
 import { type BufferedListener, listenBuffer } from "../src/listenbuffer/mod.ts";
 import { type Conn, connect, ListenerClosedError, TimeoutError } from "../src/runtime/mod.ts";
-import { useRuntime } from "../src/runtime/testing.ts";
-import { adapters, bytes, delay, portOf, readExactly, test, text } from "./_harness.ts";
-
-const HOST = "127.0.0.1";
-
-/** Waits (bounded) until `cond()` holds; fails the test if it never does. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await delay(10);
-  assert.ok(cond(), `timed out waiting for ${what}`);
-}
+import {
+  bytes,
+  delay,
+  forEachAdapter,
+  HOST,
+  portOf,
+  readExactly,
+  seesClose,
+  text,
+  until,
+} from "./_harness.ts";
 
 /** Whether `p` settled within a few event-loop turns. */
 async function settledSoon(p: Promise<unknown>): Promise<boolean> {
@@ -23,30 +24,7 @@ async function settledSoon(p: Promise<unknown>): Promise<boolean> {
   return settled;
 }
 
-/** Reads until EOF or an error: true when the peer closed the connection. */
-async function seesClose(conn: Conn): Promise<boolean> {
-  try {
-    const buf = new Uint8Array(16);
-    for (let i = 0; i < 100; i++) {
-      if ((await conn.read(buf)) === null) return true;
-    }
-    return false;
-  } catch {
-    return true;
-  }
-}
-
-for (const adapter of adapters) {
-  const t = (name: string, fn: () => Promise<void> | void, skip?: string) =>
-    test(`[${adapter}] ${name}`, async () => {
-      const before = useRuntime(adapter);
-      try {
-        await fn();
-      } finally {
-        useRuntime(before);
-      }
-    }, { skip });
-
+forEachAdapter((t, adapter) => {
   t(
     "listenBuffer() serves 100 connections made before activation, all, in arrival order",
     async () => {
@@ -381,4 +359,4 @@ for (const adapter of adapters) {
       RangeError,
     );
   });
-}
+});

@@ -7,7 +7,6 @@
 // the package is the tsc build that `node --test` runs from npm/esm/tests
 // (Bun and Deno are started from here against the installed package).
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,8 +20,10 @@ import {
   current,
   reap,
   repoRoot,
+  runToEnd,
   signal,
   startLogged,
+  stopped,
 } from "./fixtures/inherit_helpers.ts";
 
 await allowLongTests();
@@ -41,43 +42,6 @@ const specifiers = Object.keys(deno.exports).map((k) =>
   k === "." ? "netkit" : `netkit/${k.slice(2)}`
 );
 
-interface Result {
-  code: number | null;
-  out: string;
-}
-
-/** Runs a command to its end (bounded), stdout and stderr together. */
-function exec(
-  command: string,
-  args: string[],
-  cwd: string,
-  env: Record<string, string> = {},
-  ms = 50_000,
-): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd,
-      env: { ...process.env, NO_COLOR: "1", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => out += d);
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => out += d);
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${command} ${args.join(" ")} ran over ${ms} ms:\n${out}`));
-    }, ms);
-    child.once("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
-    });
-  });
-}
-
 let project: Promise<string> | undefined;
 
 /** Packs npm/ and installs the tarball into a fresh project (once); returns its directory. */
@@ -87,7 +51,7 @@ function installed(): Promise<string> {
     process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
     const npmDir = join(root, "npm");
     assert.ok(existsSync(join(npmDir, "package.json")), "no npm build: node scripts/build_npm.mjs");
-    const packed = await exec("npm", ["pack", "--silent", "--pack-destination", dir], npmDir);
+    const packed = await runToEnd("npm", ["pack", "--silent", "--pack-destination", dir], npmDir);
     assert.equal(packed.code, 0, packed.out);
     const tarball = packed.out.trim().split("\n").pop()!;
     const app = join(dir, "app");
@@ -96,7 +60,7 @@ function installed(): Promise<string> {
       join(app, "package.json"),
       JSON.stringify({ name: "app", private: true, type: "module" }, null, 2),
     );
-    const install = await exec("npm", [
+    const install = await runToEnd("npm", [
       "install",
       "--offline",
       "--no-audit",
@@ -130,19 +94,27 @@ test("npm pack: the tarball installs as netkit, with its command, docs and no te
 
 test("npx netkit --help exits 0 and npx netkit --version prints the version", async () => {
   const app = await installed();
-  const help = await exec("npx", ["--no-install", "netkit", "--help"], app);
+  const help = await runToEnd("npx", ["--no-install", "netkit", "--help"], app);
   assert.equal(help.code, 0, help.out);
   assert.match(help.out, /^usage: netkit run \[options\] -- COMMAND/);
   assert.match(help.out, /NETKIT_READY_FD/);
-  const runHelp = await exec("npx", ["--no-install", "netkit", "run", "--help"], app);
+  const runHelp = await runToEnd("npx", ["--no-install", "netkit", "run", "--help"], app);
   assert.equal(runHelp.code, 0, runHelp.out);
-  const version = await exec("npx", ["--no-install", "netkit", "--version"], app);
+  const version = await runToEnd("npx", ["--no-install", "netkit", "--version"], app);
   assert.equal(version.code, 0, version.out);
   assert.equal(version.out.trim(), `netkit ${deno.version}`);
   // What `bunx netkit` runs: the same bin, on Bun.
-  const bun = await exec(binary("bun"), [join("node_modules", ".bin", "netkit"), "--version"], app);
+  const bun = await runToEnd(
+    binary("bun"),
+    [join("node_modules", ".bin", "netkit"), "--version"],
+    app,
+  );
   assert.equal(bun.out.trim(), `netkit ${deno.version}`);
-  const missing = await exec("npx", ["--no-install", "netkit", "run", "--", "no-such-cmd"], app);
+  const missing = await runToEnd(
+    "npx",
+    ["--no-install", "netkit", "run", "--", "no-such-cmd"],
+    app,
+  );
   assert.equal(missing.code, 127);
   assert.equal(missing.out.trim(), "netkit: command not found: no-such-cmd");
 }, { skip });
@@ -161,7 +133,7 @@ test("import() and require() resolve netkit and every subpath on Node 20", async
     }
     console.log(require("netkit/package.json").version, specs.length);
   `;
-  const r = await exec(process.execPath, ["--input-type=module", "-e", script], app);
+  const r = await runToEnd(process.execPath, ["--input-type=module", "-e", script], app);
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, new RegExp(`^${deno.version.replaceAll(".", "\\.")} ${specifiers.length}`));
 }, { skip });
@@ -201,7 +173,7 @@ async function typecheck(module: string, moduleResolution: string): Promise<void
     }),
   );
   const tsc = join(root, "scripts", "node_modules", "typescript", "bin", "tsc");
-  const r = await exec(process.execPath, [tsc, "-p", join(dir, "tsconfig.json")], dir);
+  const r = await runToEnd(process.execPath, [tsc, "-p", join(dir, "tsconfig.json")], dir);
   assert.equal(r.code, 0, `tsc (${moduleResolution}):\n${r.out}`);
 }
 
@@ -225,7 +197,7 @@ test(
 async function example(rt: "node" | "bun" | "deno", file: string): Promise<string> {
   const app = await installed();
   const args = rt === "deno" ? ["run", "-A", file] : [file];
-  const r = await exec(binary(rt), args, app);
+  const r = await runToEnd(binary(rt), args, app);
   assert.equal(r.code, 0, `${rt} ${file}:\n${r.out}`);
   return r.out;
 }
@@ -342,9 +314,7 @@ test(
       for (let i = 0; i < 500 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
       assert.ok(!alive(pid), `the old copy (pid ${pid}) did not exit`);
       assert.equal(await ask({ port }, ""), `hello from ${next}\n`);
-      signal(cli.pid, "SIGTERM");
-      assert.equal(await cli.exited, 0);
-      await cli.closed;
+      assert.equal(await stopped(cli), 0);
     } finally {
       await reap(pids);
     }

@@ -21,11 +21,12 @@ import {
   PollerClosedError,
 } from "../src/poll/mod.ts";
 import { type Conn, connect, listen, type Listener } from "../src/runtime/mod.ts";
-import { useRuntime } from "../src/runtime/testing.ts";
 import {
-  adapters,
   bytes,
   delay,
+  forEachAdapter,
+  HOST,
+  loopbackPair,
   pair,
   portOf,
   readAll,
@@ -34,7 +35,6 @@ import {
   text,
 } from "./_harness.ts";
 
-const HOST = "127.0.0.1";
 /** How long a test waits before checking that something did NOT happen. */
 const QUIET_MS = 40;
 
@@ -90,22 +90,10 @@ test("Event has easygo's values and eventString() writes easygo's names", () => 
   );
 });
 
-for (const adapter of adapters) {
-  const t = (name: string, fn: () => Promise<void> | void) =>
-    test(`[${adapter}] ${name}`, async () => {
-      const before = useRuntime(adapter);
-      try {
-        await fn();
-      } finally {
-        useRuntime(before);
-      }
-    });
-
+forEachAdapter((t) => {
   t("handle() and its shorthands ask for easygo's events and check their arguments", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { listener, server } = p;
     assert.equal(handleRead(server).events, Event.Read | Event.EdgeTriggered);
     assert.equal(handleReadOnce(server).events, Event.Read | Event.OneShot);
     assert.equal(handleWrite(server).events, Event.Write | Event.EdgeTriggered);
@@ -134,10 +122,8 @@ for (const adapter of adapters) {
   });
 
   t("Poller.start() calls a level-triggered Read callback while unread data remains", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server, client } = p;
     await using poller = createPoller();
     const rec = new Recorder();
     const got: string[] = [];
@@ -160,10 +146,8 @@ for (const adapter of adapters) {
   });
 
   t("Poller.start() calls an edge-triggered callback once per arrival of new data", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server, client } = p;
     await using poller = createPoller();
     const rec = new Recorder();
     const desc = handleRead(server);
@@ -183,10 +167,8 @@ for (const adapter of adapters) {
   t(
     "Poller.start() with OneShot calls once, then only after resume(), even from inside the callback",
     async () => {
-      await using listener = await listen({ hostname: HOST, port: 0 });
-      const [server, client] = await pair(listener);
-      await using _s = server;
-      await using _c = client;
+      await using p = await loopbackPair();
+      const { server, client } = p;
       await using poller = createPoller();
       const rec = new Recorder();
       const desc = handleReadOnce(server);
@@ -220,10 +202,8 @@ for (const adapter of adapters) {
   );
 
   t("Poller delivers ReadHup when the peer half-closes", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server, client } = p;
     await using poller = createPoller();
     const rec = new Recorder();
     const chunks: string[] = [];
@@ -295,10 +275,8 @@ for (const adapter of adapters) {
   });
 
   t("Poller calls a Write callback once backpressure clears", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server, client } = p;
     await using poller = createPoller();
     const rec = new Recorder();
     const desc = handleWrite(server);
@@ -325,10 +303,8 @@ for (const adapter of adapters) {
   t(
     "Poller.stop() stops callbacks at once, keeps the conn open and allows a new start()",
     async () => {
-      await using listener = await listen({ hostname: HOST, port: 0 });
-      const [server, client] = await pair(listener);
-      await using _s = server;
-      await using _c = client;
+      await using p = await loopbackPair();
+      const { server, client } = p;
       await using poller = createPoller();
       const rec = new Recorder();
       const desc = handle(server, Event.Read);
@@ -442,10 +418,8 @@ for (const adapter of adapters) {
   });
 
   t("createPoller() hands what a callback throws or rejects with to onError", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server, client } = p;
     const errors: unknown[] = [];
     let reported: () => void = () => {};
     const twice = new Promise<void>((resolve) => reported = resolve);
@@ -475,10 +449,8 @@ for (const adapter of adapters) {
   t(
     "Poller reads 4 MiB through level-triggered callbacks without losing or reordering a byte",
     async () => {
-      await using listener = await listen({ hostname: HOST, port: 0 });
-      const [server, client] = await pair(listener);
-      await using _s = server;
-      await using _c = client;
+      await using p = await loopbackPair();
+      const { server, client } = p;
       await using poller = createPoller();
       const total = 4 * 1024 * 1024;
       const sent = createHash("sha256");
@@ -545,4 +517,4 @@ for (const adapter of adapters) {
       for (const c of [...servers, ...clients]) c.close();
     }
   });
-}
+});

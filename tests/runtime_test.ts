@@ -2,9 +2,7 @@
 // adapter this runtime has: its native one and, on Deno and Bun, node:net.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import {
   AddrInUseError,
   ClosedError,
@@ -16,21 +14,22 @@ import {
   runtime,
   TimeoutError,
 } from "../src/runtime/mod.ts";
-import { openResources, useRuntime } from "../src/runtime/testing.ts";
+import { openResources } from "../src/runtime/testing.ts";
 import {
   adapters,
   bytes,
   delay,
+  forEachAdapter,
+  HOST,
+  loopbackPair,
   pair,
   portOf,
   readAll,
   readExactly,
   startFixture,
-  test,
+  tempDir,
   text,
 } from "./_harness.ts";
-
-const HOST = "127.0.0.1";
 
 /** The soft limit on open files (from /proc on Linux; assumed large elsewhere). */
 function openFileLimit(): number {
@@ -42,22 +41,7 @@ function openFileLimit(): number {
   }
 }
 
-function tmpSockPath(): [string, () => void] {
-  const dir = mkdtempSync(join(tmpdir(), "netkit-"));
-  return [join(dir, "s.sock"), () => rmSync(dir, { recursive: true, force: true })];
-}
-
-for (const adapter of adapters) {
-  const t = (name: string, fn: () => Promise<void> | void, skip?: string) =>
-    test(`[${adapter}] ${name}`, async () => {
-      const before = useRuntime(adapter);
-      try {
-        await fn();
-      } finally {
-        useRuntime(before);
-      }
-    }, { skip });
-
+forEachAdapter((t, adapter) => {
   t("runtime.name names the adapter in use", () => {
     assert.equal(runtime.name, adapter);
   });
@@ -70,10 +54,8 @@ for (const adapter of adapters) {
   });
 
   t("Conn echoes data both ways", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { listener, server, client } = p;
     assert.equal(client.remoteAddr.transport, "tcp");
     assert.equal(server.localAddr.transport === "tcp" && server.localAddr.port, portOf(listener));
     for (let i = 0; i < 20; i++) {
@@ -86,10 +68,8 @@ for (const adapter of adapters) {
   });
 
   t("Conn.closeWrite() half-closes: the peer reads EOF and can still answer", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server, client } = p;
     await client.write(bytes("question"));
     await client.closeWrite();
     assert.equal(text(await readAll(server)), "question");
@@ -99,10 +79,8 @@ for (const adapter of adapters) {
   });
 
   t("Conn.closeWrite() half-closes from the server side too", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server, client } = p;
     await server.write(bytes("greeting"));
     await server.closeWrite();
     assert.equal(text(await readAll(client)), "greeting");
@@ -112,10 +90,8 @@ for (const adapter of adapters) {
   });
 
   t("Conn carries 64 MiB intact (checksum)", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server, client } = p;
     const total = 64 * 1024 * 1024;
     const chunk = new Uint8Array(256 * 1024);
     const sent = createHash("sha256");
@@ -168,10 +144,8 @@ for (const adapter of adapters) {
   });
 
   t("Conn.write() waits for a slow reader: memory stays bounded", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server, client } = p;
     const chunk = new Uint8Array(64 * 1024).fill(7);
     const total = 64 * 1024 * 1024;
     let written = 0;
@@ -240,23 +214,20 @@ for (const adapter of adapters) {
   });
 
   t("Unix sockets listen, connect, echo and half-close", async () => {
-    const [path, cleanup] = tmpSockPath();
-    try {
-      await using listener = await listen({ path });
-      assert.deepEqual(listener.addr, { transport: "unix", path });
-      const accepted = listener.accept();
-      await using client = await connect({ path });
-      await using server = await accepted;
-      assert.equal(server.localAddr.transport, "unix");
-      await client.write(bytes("over unix"));
-      await client.closeWrite();
-      assert.equal(text(await readAll(server)), "over unix");
-      await server.write(bytes("back"));
-      await server.closeWrite();
-      assert.equal(text(await readAll(client)), "back");
-    } finally {
-      cleanup();
-    }
+    using dir = tempDir();
+    const path = dir.join("s.sock");
+    await using listener = await listen({ path });
+    assert.deepEqual(listener.addr, { transport: "unix", path });
+    const accepted = listener.accept();
+    await using client = await connect({ path });
+    await using server = await accepted;
+    assert.equal(server.localAddr.transport, "unix");
+    await client.write(bytes("over unix"));
+    await client.closeWrite();
+    assert.equal(text(await readAll(server)), "over unix");
+    await server.write(bytes("back"));
+    await server.closeWrite();
+    assert.equal(text(await readAll(client)), "back");
   });
 
   t("listen({ fd }) serves a listening socket passed to a child process", async () => {
@@ -282,10 +253,8 @@ for (const adapter of adapters) {
   t(
     "Conn.setReadDeadline() times reads out and a new deadline makes reads work again",
     async () => {
-      await using listener = await listen({ hostname: HOST, port: 0 });
-      const [server, client] = await pair(listener);
-      await using _s = server;
-      await using _c = client;
+      await using p = await loopbackPair();
+      const { server, client } = p;
       const buf = new Uint8Array(16);
       server.setReadDeadline(Date.now() - 1);
       await assert.rejects(server.read(buf), TimeoutError);
@@ -298,10 +267,8 @@ for (const adapter of adapters) {
   );
 
   t("Conn.setReadDeadline() cuts a pending read short and loses no byte", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server, client } = p;
     const pending = server.read(new Uint8Array(16));
     server.setReadDeadline(Date.now() + 20);
     await assert.rejects(
@@ -314,10 +281,8 @@ for (const adapter of adapters) {
   });
 
   t("Conn.setWriteDeadline() times out a write the peer never reads", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server } = p;
     server.setWriteDeadline(Date.now() + 100);
     const chunk = new Uint8Array(1024 * 1024);
     await assert.rejects(async () => {
@@ -370,10 +335,8 @@ for (const adapter of adapters) {
   });
 
   t("Conn.readable and Conn.writable stream the bytes", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server, client } = p;
     const writer = client.writable.getWriter();
     await writer.write(bytes("streamed "));
     await writer.write(bytes("bytes"));
@@ -384,10 +347,8 @@ for (const adapter of adapters) {
   });
 
   t("Conn options: setNoDelay, setKeepAlive and fd work", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server, client } = p;
     server.setNoDelay(true);
     server.setKeepAlive(true, 5000);
     client.setNoDelay(false);
@@ -408,10 +369,8 @@ for (const adapter of adapters) {
     await assert.rejects(connect({ port: 0 }), RangeError);
     // @ts-expect-error: wrong type on purpose
     await assert.rejects(connect({ hostname: 1, port: 80 }), TypeError);
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server } = p;
     assert.throws(() => server.setReadDeadline(new Date(NaN)), RangeError);
     // @ts-expect-error: wrong type on purpose
     assert.throws(() => server.setWriteDeadline("soon"), TypeError);
@@ -463,10 +422,8 @@ for (const adapter of adapters) {
   });
 
   t("Conn.write() after closeWrite() rejects with ClosedError", async () => {
-    await using listener = await listen({ hostname: HOST, port: 0 });
-    const [server, client] = await pair(listener);
-    await using _s = server;
-    await using _c = client;
+    await using p = await loopbackPair();
+    const { server, client } = p;
     await client.write(bytes("last"));
     await client.closeWrite();
     await assert.rejects(client.write(bytes("more")), (err: unknown) => {
@@ -503,4 +460,4 @@ for (const adapter of adapters) {
     },
     openFileLimit() < 2000 ? `needs 2000 open files, the limit is ${openFileLimit()}` : undefined,
   );
-}
+});

@@ -54,7 +54,8 @@ test("Net.listen() serves the TCP socket systemd-socket-activate passes", async 
 }, { skip });
 
 test("Net.listen() serves the Unix socket systemd-socket-activate passes", async () => {
-  const [dir, cleanup] = tempDir();
+  using tmp = tempDir();
+  const dir = tmp.path;
   const path = join(dir, "activated.sock");
   const proc = activate(["-l", path], ["unix", path, "1"]);
   try {
@@ -67,12 +68,12 @@ test("Net.listen() serves the Unix socket systemd-socket-activate passes", async
     assert.ok(existsSync(path));
   } finally {
     await reap([proc.pid]);
-    cleanup();
   }
 }, { skip });
 
 test("Net.listenNamed() takes the sockets named with --fdname", async () => {
-  const [dir, cleanup] = tempDir();
+  using tmp = tempDir();
+  const dir = tmp.path;
   const path = join(dir, "ctl.sock");
   const port = await freePort();
   const proc = activate(
@@ -92,7 +93,6 @@ test("Net.listenNamed() takes the sockets named with --fdname", async () => {
     assert.equal(await proc.exited, 0);
   } finally {
     await reap([proc.pid]);
-    cleanup();
   }
 }, { skip });
 

@@ -7,19 +7,14 @@ import { test } from "./_harness.ts";
 import { haveOpenssl, testCerts } from "./_tls_certs.ts";
 import {
   allowLongTests,
-  commandFor,
   current,
-  field,
   partners,
-  reap,
-  signal,
-  startLoad,
-  startLogged,
+  type RestartResult,
+  type Rt,
+  upgradeUnderLoad,
 } from "./fixtures/inherit_helpers.ts";
 
 await allowLongTests();
-
-type Rt = "deno" | "bun" | "node";
 
 const UPGRADES = 3;
 const CONNS = 150;
@@ -32,59 +27,16 @@ const SKIP = NO_OPENSSL !== false
   ? NO_OPENSSL
   : `skipped on ${current}: a TLS server can stop answering during hand-offs (the test intermittently hangs to its time limit on Bun and Deno; under investigation)`;
 
-async function restartUnderLoad(runtimes: Rt[]): Promise<{
-  conns: number;
-  failed: number;
-  errors: Record<string, number>;
-  timedOut: boolean;
-  generations: number;
-  upgraded: number;
-}> {
+/** Restarts a TLS inherit_server UPGRADES times under TLS load, from runtimes[0] on. */
+function restartUnderLoad(runtimes: Rt[]): Promise<RestartResult> {
   const c = testCerts();
-  const argvs = runtimes.map((rt) => {
-    const [cmd, args] = commandFor(rt, "inherit_server");
-    return [cmd, ...args];
+  return upgradeUnderLoad(runtimes, {
+    upgrades: UPGRADES,
+    conns: CONNS,
+    serverEnv: { INHERIT_TLS_CERT: c.server.cert, INHERIT_TLS_KEY: c.server.key },
+    concurrency: 4,
+    loadEnv: { LOAD_TLS_CA: c.ca },
   });
-  const next = [...argvs.slice(1), argvs[0]];
-  const srv = startLogged(argvs[0][0], argvs[0].slice(1), {
-    env: {
-      INHERIT_NEXT: JSON.stringify(next),
-      INHERIT_TLS_CERT: c.server.cert,
-      INHERIT_TLS_KEY: c.server.key,
-    },
-  });
-  const pids = new Set<number>([srv.pid]);
-  try {
-    const first = await srv.line(/^READY .*gen=0 /);
-    const port = field(first, "port");
-    let pid = field(first, "pid");
-    const load = await startLoad(port, {
-      min: CONNS,
-      maxMs: 45_000,
-      concurrency: 4,
-      env: { LOAD_TLS_CA: c.ca },
-    });
-    pids.add(load.pid);
-    for (let g = 1; g <= UPGRADES; g++) {
-      signal(pid, "SIGHUP");
-      const line = await srv.line(new RegExp(`^READY .*gen=${g} `));
-      assert.match(line, new RegExp(`runtime=${runtimes[g % runtimes.length]} `));
-      assert.match(line, / inherited=1$/);
-      pid = field(line, "pid");
-      pids.add(pid);
-    }
-    load.stop();
-    const result = await load.result;
-    signal(pid, "SIGTERM");
-    await srv.closed;
-    return {
-      ...result,
-      generations: Object.keys(result.pids).length,
-      upgraded: srv.lines.filter((l) => l.startsWith("UPGRADED ")).length,
-    };
-  } finally {
-    await reap(pids);
-  }
 }
 
 test(

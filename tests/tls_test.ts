@@ -21,10 +21,19 @@ import { useRuntime } from "../src/runtime/testing.ts";
 import { wrap } from "../src/graceful/mod.ts";
 import { listenBuffer } from "../src/listenbuffer/mod.ts";
 import { createPoller, Event, handleListener, handleRead } from "../src/poll/mod.ts";
-import { adapters, bytes, delay, portOf, readAll, readExactly, test, text } from "./_harness.ts";
+import {
+  adapters,
+  bytes,
+  delay,
+  HOST,
+  portOf,
+  readAll,
+  readExactly,
+  test,
+  text,
+} from "./_harness.ts";
 import { haveOpenssl, testCerts } from "./_tls_certs.ts";
 
-const HOST = "127.0.0.1";
 // Deno's node:tls ends the server's handshake before the client has checked
 // the server's certificate, and ends a refused client's conn without an alert.
 const IS_DENO = typeof (globalThis as { Deno?: unknown }).Deno === "object";

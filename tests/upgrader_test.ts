@@ -15,15 +15,16 @@ import {
   field,
   partners,
   reap,
+  type RestartResult,
+  type Rt,
   signal,
   startLoad,
   startLogged,
   tempDir,
+  upgradeUnderLoad,
 } from "./fixtures/inherit_helpers.ts";
 
 await allowLongTests();
-
-type Rt = "deno" | "bun" | "node";
 
 const UPGRADES = 20;
 const CONNS = 10_000;
@@ -33,51 +34,9 @@ function serverArgv(rt: Rt): string[] {
   return [cmd, ...args];
 }
 
-/**
- * Starts inherit_server on runtimes[0]; each SIGHUP upgrades it to the next
- * runtime in turn. Returns the load result and the hand-off lines.
- */
-async function restartUnderLoad(runtimes: Rt[]): Promise<{
-  conns: number;
-  failed: number;
-  errors: Record<string, number>;
-  timedOut: boolean;
-  generations: number;
-  upgraded: number;
-}> {
-  const argvs = runtimes.map(serverArgv);
-  // INHERIT_NEXT[g % n] starts generation g + 1.
-  const next = [...argvs.slice(1), argvs[0]];
-  const srv = startLogged(argvs[0][0], argvs[0].slice(1), {
-    env: { INHERIT_NEXT: JSON.stringify(next) },
-  });
-  const pids = new Set<number>([srv.pid]);
-  try {
-    const first = await srv.line(/^READY .*gen=0 /);
-    const port = field(first, "port");
-    let pid = field(first, "pid");
-    const load = await startLoad(port, { min: CONNS, maxMs: 45_000 });
-    pids.add(load.pid);
-    for (let g = 1; g <= UPGRADES; g++) {
-      signal(pid, "SIGHUP");
-      const line = await srv.line(new RegExp(`^READY .*gen=${g} `));
-      assert.match(line, new RegExp(`runtime=${runtimes[g % runtimes.length]} `));
-      assert.match(line, / inherited=1$/);
-      pid = field(line, "pid");
-      pids.add(pid);
-    }
-    load.stop();
-    const result = await load.result;
-    signal(pid, "SIGTERM");
-    await srv.closed;
-    return {
-      ...result,
-      generations: Object.keys(result.pids).length,
-      upgraded: srv.lines.filter((l) => l.startsWith("UPGRADED ")).length,
-    };
-  } finally {
-    await reap(pids);
-  }
+/** Restarts inherit_server UPGRADES times under load, from runtimes[0] on. */
+function restartUnderLoad(runtimes: Rt[]): Promise<RestartResult> {
+  return upgradeUnderLoad(runtimes, { upgrades: UPGRADES, conns: CONNS });
 }
 
 test(`Upgrader.upgrade() restarts a ${current} server ${UPGRADES} times under load with no failed connection`, async () => {
@@ -155,7 +114,8 @@ test("Upgrader.upgrade() kills a successor that is not ready in time, and the ol
 });
 
 test("Upgrader.ready() writes the pid file, and the successor rewrites it", async () => {
-  const [dir, cleanup] = tempDir();
+  using tmp = tempDir();
+  const dir = tmp.path;
   const pidFile = join(dir, "server.pid");
   const [cmd, ...args] = serverArgv(current);
   const srv = startLogged(cmd, args, { env: { INHERIT_PIDFILE: pidFile } });
@@ -172,7 +132,6 @@ test("Upgrader.ready() writes the pid file, and the successor rewrites it", asyn
     await srv.closed;
   } finally {
     await reap(pids);
-    cleanup();
   }
 });
 
@@ -205,7 +164,8 @@ test("Upgrader.upgrade() rejects before ready(), while busy, when aborted, and a
 });
 
 test("Upgrader.upgrade() resolves once the successor serves; then exit settles and upgrade() says done", async () => {
-  const [dir, cleanup] = tempDir();
+  using tmp = tempDir();
+  const dir = tmp.path;
   const pidFile = join(dir, "successor.pid");
   const [cmd, args] = commandFor(current, "inherit_server");
   const upgrader = createUpgrader({
@@ -238,7 +198,6 @@ test("Upgrader.upgrade() resolves once the successor serves; then exit settles a
       await new Promise((r) => setTimeout(r, 20));
     }
     await reap(successor > 0 ? [successor] : []);
-    cleanup();
   }
 });
 

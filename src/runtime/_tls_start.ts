@@ -82,7 +82,7 @@ function secured(
     socket.on("error", onError);
     if (timeoutMs !== undefined) {
       timer = setTimeout(() => {
-        onError(new Error("the handshake timed out"));
+        onError(new Error("Handshake timed out"));
       }, timeoutMs);
     }
     socket.once(ready, () => {

@@ -10,6 +10,7 @@
 // Subclasses (the exporter's and the importer's) handle the frames.
 import { type Conn, TimeoutError } from "../runtime/mod.ts";
 import { type Codec, jsonCodec } from "./codec.ts";
+import { asError } from "./_error_queue.ts";
 import { nextTurn, sessionEnded, sessionStarted, turnOver } from "./_turn.ts";
 import { ChanProtocolError, type ChanProtocolErrorCode, ChanValueError } from "./errors.ts";
 import {
@@ -850,10 +851,6 @@ export function goawayError(
       code: "goaway",
     },
   );
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }
 
 function encodeError(name: string, cause: unknown): ChanValueError {

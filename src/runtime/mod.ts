@@ -98,7 +98,7 @@ export {
   TlsHandshakeError,
 } from "./errors.ts";
 export { onSignal } from "./_signals.ts";
-export { acceptAll } from "./accept_all.ts";
+export { acceptAll, type AcceptAllOptions } from "./accept_all.ts";
 export { readableOf, writableOf } from "./conn_streams.ts";
 export {
   startTls,

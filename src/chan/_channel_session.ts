@@ -29,30 +29,35 @@ export interface SessionHost {
   ended(session: ChannelSession, err: Error | null): void;
 }
 
-/** A session that carries links: the frames both roles handle alike. */
-export abstract class ChannelSession extends Session {
+/**
+ * A session that carries links: the frames both roles handle alike. `H` is
+ * what the role's session needs of its owner.
+ */
+export abstract class ChannelSession<H extends SessionHost = SessionHost> extends Session {
   /** The open links by channel id. */
   readonly links: Map<number, OutLink | InLink> = new Map();
   /** Values in flight given back to their channel because a link ended without them. */
   requeued = 0;
-  /** The peer, for messages: `host:port` or the socket's path. */
-  readonly peer: string;
-  readonly #host: SessionHost;
+  /** The owner. */
+  protected readonly host: H;
+  /** What the session does, for messages: "serve importer 127.0.0.1:4567". */
+  protected readonly action: string;
   #settle: (() => void)[] = [];
 
-  constructor(conn: Conn, config: SessionConfig, role: number, host: SessionHost) {
+  constructor(conn: Conn, config: SessionConfig, role: number, host: H) {
     super(conn, config, role, role === ROLE_EXPORTER ? ROLE_IMPORTER : ROLE_EXPORTER);
-    this.#host = host;
+    this.host = host;
     const a = conn.remoteAddr;
-    this.peer = a.transport === "tcp" ? `${a.hostname}:${a.port}` : a.path || "unix socket";
+    const peer = a.transport === "tcp" ? `${a.hostname}:${a.port}` : a.path || "unix socket";
+    this.action = role === ROLE_EXPORTER ? `serve importer ${peer}` : `import from ${peer}`;
   }
 
   report(err: Error): void {
-    this.#host.report(err);
+    this.host.report(err);
   }
 
   protected onHandshake(): void {
-    this.#host.handshake();
+    this.host.handshake();
   }
 
   /** The write backlog drained under the budget: the pumps may send again. */
@@ -64,6 +69,16 @@ export abstract class ChannelSession extends Session {
 
   /** Frames only one role handles (OPEN, OPENED, REFUSE). */
   protected abstract onRoleFrame(type: number, off: number, len: number): void;
+
+  /**
+   * Whether a frame's payload is `want` bytes long; if not, ends the
+   * session (`malformed-frame`). `frame` names it: "a CLOSE frame".
+   */
+  protected sized(len: number, want: number, frame: string): boolean {
+    if (len === want) return true;
+    this.violation("malformed-frame", `${frame} of ${len + 1} bytes, not ${want + 1}`);
+    return false;
+  }
 
   /**
    * The link of channel `id`, or `undefined` after ending the session
@@ -170,7 +185,7 @@ export abstract class ChannelSession extends Session {
       }
     }
     for (const pump of pumps) pump.kick();
-    this.#host.ended(this, err);
+    this.host.ended(this, err);
     this.#checkSettled();
   }
 
@@ -198,10 +213,7 @@ export abstract class ChannelSession extends Session {
   }
 
   #creditFrame(off: number, len: number): void {
-    if (len !== 8) {
-      this.violation("malformed-frame", `a CREDIT frame of ${len + 1} bytes, not 9`);
-      return;
-    }
+    if (!this.sized(len, 8, "a CREDIT frame")) return;
     const id = this.rview.getUint32(off);
     const n = this.rview.getUint32(off + 4);
     const link = this.linkOf(id, "CREDIT");
@@ -226,10 +238,7 @@ export abstract class ChannelSession extends Session {
   }
 
   #close(off: number, len: number): void {
-    if (len !== 4) {
-      this.violation("malformed-frame", `a CLOSE frame of ${len + 1} bytes, not 5`);
-      return;
-    }
+    if (!this.sized(len, 4, "a CLOSE frame")) return;
     const id = this.rview.getUint32(off);
     const link = this.linkOf(id, "CLOSE");
     if (link === undefined) return;
@@ -266,10 +275,7 @@ export abstract class ChannelSession extends Session {
   }
 
   #ack(off: number, len: number): void {
-    if (len !== 8) {
-      this.violation("malformed-frame", `an ACK frame of ${len + 1} bytes, not 9`);
-      return;
-    }
+    if (!this.sized(len, 8, "an ACK frame")) return;
     const n = this.rview.getFloat64(off);
     if (!Number.isInteger(n) || n < this.acked || n > this.sent) {
       this.violation("ack", `ACK of ${n} values, with ${this.acked} acked of ${this.sent} sent`);
@@ -277,6 +283,6 @@ export abstract class ChannelSession extends Session {
     }
     if (n === this.acked) return;
     this.acked = n;
-    this.#host.acked();
+    this.host.acked();
   }
 }

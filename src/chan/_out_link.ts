@@ -1,8 +1,6 @@
 // Internal: the sending half of a networked channel on one connection.
 import type { Channel } from "./channel.ts";
-import type { Codec } from "./codec.ts";
-import type { ChannelSession } from "./_channel_session.ts";
-import { CLOSING, Link, type LinkState, OPEN } from "./_link.ts";
+import { CLOSING, Link, OPEN } from "./_link.ts";
 import type { Pump } from "./_pump.ts";
 import { channelHooks } from "./_wait_queue.ts";
 
@@ -13,7 +11,7 @@ import { channelHooks } from "./_wait_queue.ts";
  */
 export class OutLink extends Link {
   /** Values this side may still send. */
-  credit: number;
+  credit = 0;
   /** Values sent and not yet credited back. */
   inflight = 0;
   /** The pump that feeds the link, if any. */
@@ -27,19 +25,6 @@ export class OutLink extends Link {
   /** The values in flight, oldest first, from `#sh`. */
   #sentQ: unknown[] = [];
   #sh = 0;
-
-  constructor(
-    session: ChannelSession,
-    id: number,
-    name: string,
-    codec: Codec<unknown>,
-    state: LinkState,
-    credit: number,
-    remaining: number,
-  ) {
-    super(session, id, name, codec, state, remaining);
-    this.credit = credit;
-  }
 
   /** Writes one value; `false` if it could not be sent (reported). */
   write(value: unknown): boolean {

@@ -179,8 +179,8 @@ export abstract class Session {
     });
   }
 
-  /** What the session does, for messages: "serve connection from …". */
-  protected abstract get action(): string;
+  /** What the session does, for messages: "serve importer 127.0.0.1:4567". */
+  protected abstract readonly action: string;
   /** Handles one frame: `len` payload bytes at `rbuf[off]`, after the type byte. */
   protected abstract onFrame(type: number, off: number, len: number): void;
   /** The peer's preamble was valid. */
@@ -301,10 +301,7 @@ export abstract class Session {
   /** OPENED: the exporter accepts a channel and grants credits. */
   writeOpened(id: number, credits: number): void {
     if (this.#ended) return;
-    const off = this.#frame(T_OPENED, 8);
-    this.#outView.setUint32(off, id);
-    this.#outView.setUint32(off + 4, credits);
-    this.#commit(off + 8, true);
+    this.#writeIdCount(T_OPENED, id, credits, true);
   }
 
   /** REFUSE: the exporter refuses a channel. */
@@ -390,10 +387,7 @@ export abstract class Session {
   /** CREDIT now, ahead of frames written later (a final count before CLOSE). */
   writeCredit(id: number, n: number): void {
     if (this.#ended) return;
-    const off = this.#frame(T_CREDIT, 8);
-    this.#outView.setUint32(off, id);
-    this.#outView.setUint32(off + 4, n);
-    this.#commit(off + 8, false);
+    this.#writeIdCount(T_CREDIT, id, n, false);
   }
 
   /** Queues credits to return for `source` at the next flush. */
@@ -417,6 +411,14 @@ export abstract class Session {
   }
 
   // --- internals -----------------------------------------------------------
+
+  /** A frame of a channel id and a count (OPENED, CREDIT). */
+  #writeIdCount(type: number, id: number, n: number, control: boolean): void {
+    const off = this.#frame(type, 8);
+    this.#outView.setUint32(off, id);
+    this.#outView.setUint32(off + 4, n);
+    this.#commit(off + 8, control);
+  }
 
   #appendGoaway(code: ChanProtocolErrorCode, detail: string): void {
     const msg = utf8Cut(detail, MAX_MESSAGE_BYTES);

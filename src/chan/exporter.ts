@@ -156,19 +156,9 @@ interface Host extends SessionHost {
 }
 
 /** The exporter's side of one importer connection. */
-class ExporterSession extends ChannelSession {
+class ExporterSession extends ChannelSession<Host> {
   /** Since when no channel is open (`Date.now()`), 0 if some is: for the idle timeout. */
   idleSince = 0;
-  readonly #host: Host;
-
-  constructor(conn: Conn, config: SessionConfig, host: Host) {
-    super(conn, config, ROLE_EXPORTER, host);
-    this.#host = host;
-  }
-
-  protected get action(): string {
-    return `serve importer ${this.peer}`;
-  }
 
   protected onRoleFrame(type: number, off: number, len: number): void {
     if (type === T_OPEN) this.#open(off, len);
@@ -217,7 +207,7 @@ class ExporterSession extends ChannelSession {
       this.#refuse(id, "bad-request", "a window of 0");
       return;
     }
-    const host = this.#host;
+    const host = this.host;
     const entry = host.lookup(name);
     if (entry === undefined) {
       this.#refuse(id, "no-such-channel", `no channel "${name}" is exported`);
@@ -238,15 +228,8 @@ class ExporterSession extends ChannelSession {
       return;
     }
     if (dir === WIRE_RECV) {
-      const link = new OutLink(
-        this,
-        id,
-        name,
-        entry.codec,
-        OPEN,
-        Math.min(window, host.maxWindow),
-        count,
-      );
+      const link = new OutLink(this, id, name, entry.codec, OPEN, count);
+      link.credit = Math.min(window, host.maxWindow);
       link.home = entry.channel;
       this.links.set(id, link);
       this.writeOpened(id, 0);
@@ -708,7 +691,7 @@ export class Exporter implements AsyncDisposable {
   }
 
   #serveSession(conn: Conn): Promise<void> {
-    const session = new ExporterSession(conn, this.#config, this.#host);
+    const session = new ExporterSession(conn, this.#config, ROLE_EXPORTER, this.#host);
     session.budget = this.#budget;
     this.#sessions.add(session);
     this.#startSweeper();

@@ -35,7 +35,6 @@ import {
   WIRE_SEND,
 } from "./_protocol.ts";
 import { Pump } from "./_pump.ts";
-import type { SessionConfig } from "./_session.ts";
 import { channelHooks } from "./_wait_queue.ts";
 
 /** Options of an {@linkcode Importer}. */
@@ -99,18 +98,7 @@ interface Host extends SessionHost {
 }
 
 /** The importer's connection. */
-class ImporterSession extends ChannelSession {
-  readonly #host: Host;
-
-  constructor(conn: Conn, config: SessionConfig, host: Host) {
-    super(conn, config, ROLE_IMPORTER, host);
-    this.#host = host;
-  }
-
-  protected get action(): string {
-    return `import from ${this.peer}`;
-  }
-
+class ImporterSession extends ChannelSession<Host> {
   protected onRoleFrame(type: number, off: number, len: number): void {
     if (type === T_OPENED) this.#opened(off, len);
     else if (type === T_REFUSE) this.#refused(off, len);
@@ -130,10 +118,7 @@ class ImporterSession extends ChannelSession {
   }
 
   #opened(off: number, len: number): void {
-    if (len !== 8) {
-      this.violation("malformed-frame", `an OPENED frame of ${len + 1} bytes, not 9`);
-      return;
-    }
+    if (!this.sized(len, 8, "an OPENED frame")) return;
     const id = this.rview.getUint32(off);
     const credits = this.rview.getUint32(off + 4);
     const link = this.#pending(id, "OPENED");
@@ -143,7 +128,7 @@ class ImporterSession extends ChannelSession {
       return;
     }
     link.state = OPEN;
-    this.#host.opened(link, credits);
+    this.host.opened(link, credits);
   }
 
   #refused(off: number, len: number): void {
@@ -158,7 +143,7 @@ class ImporterSession extends ChannelSession {
     if (link === undefined) return;
     this.links.delete(id);
     link.state = CLOSING;
-    this.#host.refused(
+    this.host.refused(
       link,
       new ImportRefusedError(`Cannot import "${link.name}": ${msg}`, { code }),
     );
@@ -315,7 +300,7 @@ export class Importer implements AsyncDisposable {
         entry.reject(err);
       },
     };
-    this.#session = new ImporterSession(conn, config, host);
+    this.#session = new ImporterSession(conn, config, ROLE_IMPORTER, host);
     this.#session.start();
   }
 
@@ -598,7 +583,7 @@ export class Importer implements AsyncDisposable {
     if (dir === Dir.Recv) {
       link = new InLink(session, id, name, channel, codec, schema, size, OPENING, n);
     } else {
-      link = new OutLink(session, id, name, codec, OPENING, 0, n);
+      link = new OutLink(session, id, name, codec, OPENING, n);
       link.home = channel;
       pump = new Pump(channel, () => {
         (link as OutLink).close();

@@ -14,6 +14,9 @@ import {
   T_CREDIT,
   T_DATA,
   T_GOAWAY,
+  T_OPEN,
+  T_OPENED,
+  T_REFUSE,
 } from "./_protocol.ts";
 import { goawayError, Session, type SessionConfig } from "./_session.ts";
 
@@ -67,8 +70,20 @@ export abstract class ChannelSession<H extends SessionHost = SessionHost> extend
     }
   }
 
-  /** Frames only one role handles (OPEN, OPENED, REFUSE). */
-  protected abstract onRoleFrame(type: number, off: number, len: number): void;
+  /** OPEN: only an importer sends it (the exporter's session handles it). */
+  protected onOpen(_off: number, _len: number): void {
+    this.violation("unexpected-frame", "an OPEN frame, which only an importer sends");
+  }
+
+  /** OPENED: only an exporter sends it (the importer's session handles it). */
+  protected onOpened(_off: number, _len: number): void {
+    this.violation("unexpected-frame", `frame type ${T_OPENED}, which only an exporter sends`);
+  }
+
+  /** REFUSE: only an exporter sends it (the importer's session handles it). */
+  protected onRefuse(_off: number, _len: number): void {
+    this.violation("unexpected-frame", `frame type ${T_REFUSE}, which only an exporter sends`);
+  }
 
   /**
    * Whether a frame's payload is `want` bytes long; if not, ends the
@@ -148,6 +163,15 @@ export abstract class ChannelSession<H extends SessionHost = SessionHost> extend
       case T_ACK:
         this.#ack(off, len);
         return;
+      case T_OPEN:
+        this.onOpen(off, len);
+        return;
+      case T_OPENED:
+        this.onOpened(off, len);
+        return;
+      case T_REFUSE:
+        this.onRefuse(off, len);
+        return;
       case T_GOAWAY:
         if (len < 1) {
           this.violation("malformed-frame", "a GOAWAY frame is empty");
@@ -157,7 +181,7 @@ export abstract class ChannelSession<H extends SessionHost = SessionHost> extend
         this.close(null, 0);
         return;
       default:
-        this.onRoleFrame(type, off, len);
+        this.violation("unknown-frame", `unknown frame type ${type}`);
     }
   }
 

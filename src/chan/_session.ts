@@ -12,7 +12,12 @@ import { type Conn, TimeoutError } from "../runtime/mod.ts";
 import { type Codec, jsonCodec } from "./codec.ts";
 import { asError } from "./_error_queue.ts";
 import { nextTurn, sessionEnded, sessionStarted, turnOver } from "./_turn.ts";
-import { ChanProtocolError, type ChanProtocolErrorCode, ChanValueError } from "./errors.ts";
+import {
+  ChanProtocolError,
+  type ChanProtocolErrorCode,
+  ChanValueError,
+  type ImportRefusedCode,
+} from "./errors.ts";
 import {
   GOAWAY_CODES,
   looseUtf8,
@@ -21,6 +26,7 @@ import {
   MAX_MESSAGE_BYTES,
   MIN_FRAME_SIZE,
   PREAMBLE_SIZE,
+  REFUSE_CODES,
   T_ACK,
   T_CLOSE,
   T_CREDIT,
@@ -304,13 +310,13 @@ export abstract class Session {
     this.#writeIdCount(T_OPENED, id, credits, true);
   }
 
-  /** REFUSE: the exporter refuses a channel. */
-  writeRefuse(id: number, code: number, message: string): void {
+  /** REFUSE: the exporter refuses a channel, saying why. */
+  writeRefuse(id: number, code: ImportRefusedCode, message: string): void {
     if (this.#ended) return;
     const msg = utf8Cut(message, MAX_MESSAGE_BYTES);
     const off = this.#frame(T_REFUSE, 5 + msg.byteLength);
     this.#outView.setUint32(off, id);
-    this.#out[off + 4] = code;
+    this.#out[off + 4] = REFUSE_CODES.indexOf(code) + 1;
     this.#out.set(msg, off + 5);
     this.#commit(off + 5 + msg.byteLength, true);
   }

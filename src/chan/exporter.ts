@@ -16,7 +16,6 @@ import type { Channel } from "./channel.ts";
 import type { Codec } from "./codec.ts";
 import { Dir } from "./dir.ts";
 import type { ErrorStream } from "./error_stream.ts";
-import type { ImportRefusedCode } from "./errors.ts";
 import type { ChannelOptions, ConnectionOptions, WaitOptions } from "./options.ts";
 import type { StandardSchemaV1 } from "./standard_schema.ts";
 import { authenticateImporter, checkAuthenticate } from "./_auth.ts";
@@ -37,12 +36,8 @@ import { OutLink } from "./_out_link.ts";
 import {
   MAX_NAME_BYTES,
   MAX_WINDOW,
-  REFUSE_CODES,
   ROLE_EXPORTER,
   strictUtf8,
-  T_OPEN,
-  T_OPENED,
-  T_REFUSE,
   WIRE_RECV,
   WIRE_SEND,
 } from "./_protocol.ts";
@@ -160,18 +155,7 @@ class ExporterSession extends ChannelSession<Host> {
   /** Since when no channel is open (`Date.now()`), 0 if some is: for the idle timeout. */
   idleSince = 0;
 
-  protected onRoleFrame(type: number, off: number, len: number): void {
-    if (type === T_OPEN) this.#open(off, len);
-    else if (type === T_OPENED || type === T_REFUSE) {
-      this.violation("unexpected-frame", `frame type ${type}, which only an exporter sends`);
-    } else this.violation("unknown-frame", `unknown frame type ${type}`);
-  }
-
-  #refuse(id: number, code: ImportRefusedCode, message: string): void {
-    this.writeRefuse(id, REFUSE_CODES.indexOf(code) + 1, message);
-  }
-
-  #open(off: number, len: number): void {
+  protected override onOpen(off: number, len: number): void {
     if (len < 17) {
       this.violation("malformed-frame", `an OPEN frame of ${len + 1} bytes, under 18`);
       return;
@@ -192,29 +176,29 @@ class ExporterSession extends ChannelSession<Host> {
     const nameBytes = this.rbuf.subarray(off + 17, off + len);
     const name = nameBytes.byteLength > MAX_NAME_BYTES ? null : strictUtf8(nameBytes);
     if (name === null || name === "") {
-      this.#refuse(id, "bad-request", "the name is empty, too long or not UTF-8");
+      this.writeRefuse(id, "bad-request", "the name is empty, too long or not UTF-8");
       return;
     }
     if (dir !== WIRE_RECV && dir !== WIRE_SEND) {
-      this.#refuse(id, "bad-request", `unknown direction ${dir}`);
+      this.writeRefuse(id, "bad-request", `unknown direction ${dir}`);
       return;
     }
     if (!Number.isInteger(count) || count < -1) {
-      this.#refuse(id, "bad-request", `invalid count ${count}`);
+      this.writeRefuse(id, "bad-request", `invalid count ${count}`);
       return;
     }
     if (dir === WIRE_RECV && window === 0) {
-      this.#refuse(id, "bad-request", "a window of 0");
+      this.writeRefuse(id, "bad-request", "a window of 0");
       return;
     }
     const host = this.host;
     const entry = host.lookup(name);
     if (entry === undefined) {
-      this.#refuse(id, "no-such-channel", `no channel "${name}" is exported`);
+      this.writeRefuse(id, "no-such-channel", `no channel "${name}" is exported`);
       return;
     }
     if ((dir === WIRE_RECV) !== (entry.dir === Dir.Send)) {
-      this.#refuse(
+      this.writeRefuse(
         id,
         "wrong-direction",
         `"${name}" is exported as ${entry.dir}, and so cannot be imported as ${
@@ -224,7 +208,11 @@ class ExporterSession extends ChannelSession<Host> {
       return;
     }
     if (this.links.size >= host.maxChannels) {
-      this.#refuse(id, "too-many-channels", `over ${host.maxChannels} channels on one connection`);
+      this.writeRefuse(
+        id,
+        "too-many-channels",
+        `over ${host.maxChannels} channels on one connection`,
+      );
       return;
     }
     if (dir === WIRE_RECV) {

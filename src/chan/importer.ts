@@ -28,9 +28,6 @@ import {
   MAX_WINDOW,
   REFUSE_CODES,
   ROLE_IMPORTER,
-  T_OPEN,
-  T_OPENED,
-  T_REFUSE,
   WIRE_RECV,
   WIRE_SEND,
 } from "./_protocol.ts";
@@ -99,14 +96,6 @@ interface Host extends SessionHost {
 
 /** The importer's connection. */
 class ImporterSession extends ChannelSession<Host> {
-  protected onRoleFrame(type: number, off: number, len: number): void {
-    if (type === T_OPENED) this.#opened(off, len);
-    else if (type === T_REFUSE) this.#refused(off, len);
-    else if (type === T_OPEN) {
-      this.violation("unexpected-frame", "an OPEN frame, which only an importer sends");
-    } else this.violation("unknown-frame", `unknown frame type ${type}`);
-  }
-
   #pending(id: number, what: string): InLink | OutLink | undefined {
     const link = this.linkOf(id, what, "which was never requested");
     if (link === undefined) return undefined;
@@ -117,7 +106,7 @@ class ImporterSession extends ChannelSession<Host> {
     return link;
   }
 
-  #opened(off: number, len: number): void {
+  protected override onOpened(off: number, len: number): void {
     if (!this.sized(len, 8, "an OPENED frame")) return;
     const id = this.rview.getUint32(off);
     const credits = this.rview.getUint32(off + 4);
@@ -131,7 +120,7 @@ class ImporterSession extends ChannelSession<Host> {
     this.host.opened(link, credits);
   }
 
-  #refused(off: number, len: number): void {
+  protected override onRefuse(off: number, len: number): void {
     if (len < 5) {
       this.violation("malformed-frame", `a REFUSE frame of ${len + 1} bytes, under 6`);
       return;

@@ -47,8 +47,6 @@ export class Endpoint<E extends EndpointEntry> {
   readonly errors: ErrorQueue;
   /** The pending drains and syncs. */
   readonly waits: ConditionWaits = new ConditionWaits();
-  /** The latest error reported. */
-  lastError: Error | null = null;
   /** `"exported"` or `"imported"`, for messages. */
   readonly #what: string;
   #closing: Promise<void> | undefined;
@@ -65,7 +63,6 @@ export class Endpoint<E extends EndpointEntry> {
 
   /** Reports an error on `errors`. */
   report(err: Error): void {
-    this.lastError = err;
     this.errors.push(err);
   }
 

@@ -180,6 +180,7 @@ export class Importer implements AsyncDisposable {
   #nextId = 1;
   #ended = false;
   #endError: Error | null = null;
+  #lastError: Error | null = null;
 
   /**
    * Connects to an exporter and completes the handshake.
@@ -219,7 +220,7 @@ export class Importer implements AsyncDisposable {
       // An exporter that refuses at once (authentication) ends the session
       // in the same read as its preamble.
       if (importer.#ended) {
-        throw importer.#endError ?? importer.#ep.lastError ??
+        throw importer.#endError ?? importer.#lastError ??
           new ClosedError("Cannot connect: the exporter closed the connection");
       }
     } catch (err) {
@@ -281,6 +282,10 @@ export class Importer implements AsyncDisposable {
         ep.waits.recheck();
         ep.errors.close();
       }),
+      report: (err) => {
+        this.#lastError = err;
+        ep.report(err);
+      },
       opened: (link, credits) => this.#opened(link, credits),
       refused: (link, err) => {
         const entry = this.#byLink.get(link);

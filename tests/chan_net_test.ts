@@ -612,6 +612,33 @@ test("Exporter.serve() serves a listener until it closes, without closing it", a
   assert.throws(() => exporter.serve({} as Listener), TypeError);
 });
 
+test("Exporter.serve() reports failed accepts on errors and goes on serving", async () => {
+  const exporter = new Exporter();
+  const source = new Channel<number>(1);
+  exporter.export("x", source, Dir.Send);
+  const inner = await listen({ hostname: HOST, port: 0 });
+  let failures = 2;
+  const failing = {
+    accept: (options?: { signal?: AbortSignal }) =>
+      failures-- > 0 ? Promise.reject(new Error("out of file descriptors")) : inner.accept(options),
+    get closed() {
+      return inner.closed;
+    },
+  } as unknown as Listener;
+  const serving = exporter.serve(failing);
+  const importer = await Importer.connect({ hostname: HOST, port: portOf(inner) });
+  const sink = new Channel<number>(1);
+  await importer.import("x", sink, Dir.Recv, 1);
+  await source.send(7);
+  assert.equal(await sink.receive(), 7);
+  assert.equal(exporter.errors.buffered, 2);
+  assert.equal((await nextError(exporter.errors)).message, "out of file descriptors");
+  await importer.close();
+  await exporter.close();
+  await serving;
+  await inner.close();
+});
+
 test("Exporter.close() ends errors, rejects waits, and closes what it opened", async () => {
   const exporter = new Exporter();
   const source = new Channel<number>(1);

@@ -39,3 +39,8 @@ export class ErrorQueue implements ErrorStream {
     return this.#ch[Symbol.asyncIterator]();
   }
 }
+
+/** `err` if it is an Error, else an Error that says what it is. */
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

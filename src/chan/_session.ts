@@ -10,8 +10,14 @@
 // Subclasses (the exporter's and the importer's) handle the frames.
 import { type Conn, TimeoutError } from "../runtime/mod.ts";
 import { type Codec, jsonCodec } from "./codec.ts";
+import { asError } from "./_error_queue.ts";
 import { nextTurn, sessionEnded, sessionStarted, turnOver } from "./_turn.ts";
-import { ChanProtocolError, type ChanProtocolErrorCode, ChanValueError } from "./errors.ts";
+import {
+  ChanProtocolError,
+  type ChanProtocolErrorCode,
+  ChanValueError,
+  type ImportRefusedCode,
+} from "./errors.ts";
 import {
   GOAWAY_CODES,
   looseUtf8,
@@ -20,6 +26,7 @@ import {
   MAX_MESSAGE_BYTES,
   MIN_FRAME_SIZE,
   PREAMBLE_SIZE,
+  REFUSE_CODES,
   T_ACK,
   T_CLOSE,
   T_CREDIT,
@@ -178,8 +185,8 @@ export abstract class Session {
     });
   }
 
-  /** What the session does, for messages: "serve connection from …". */
-  protected abstract get action(): string;
+  /** What the session does, for messages: "serve importer 127.0.0.1:4567". */
+  protected abstract readonly action: string;
   /** Handles one frame: `len` payload bytes at `rbuf[off]`, after the type byte. */
   protected abstract onFrame(type: number, off: number, len: number): void;
   /** The peer's preamble was valid. */
@@ -300,19 +307,16 @@ export abstract class Session {
   /** OPENED: the exporter accepts a channel and grants credits. */
   writeOpened(id: number, credits: number): void {
     if (this.#ended) return;
-    const off = this.#frame(T_OPENED, 8);
-    this.#outView.setUint32(off, id);
-    this.#outView.setUint32(off + 4, credits);
-    this.#commit(off + 8, true);
+    this.#writeIdCount(T_OPENED, id, credits, true);
   }
 
-  /** REFUSE: the exporter refuses a channel. */
-  writeRefuse(id: number, code: number, message: string): void {
+  /** REFUSE: the exporter refuses a channel, saying why. */
+  writeRefuse(id: number, code: ImportRefusedCode, message: string): void {
     if (this.#ended) return;
     const msg = utf8Cut(message, MAX_MESSAGE_BYTES);
     const off = this.#frame(T_REFUSE, 5 + msg.byteLength);
     this.#outView.setUint32(off, id);
-    this.#out[off + 4] = code;
+    this.#out[off + 4] = REFUSE_CODES.indexOf(code) + 1;
     this.#out.set(msg, off + 5);
     this.#commit(off + 5 + msg.byteLength, true);
   }
@@ -389,10 +393,7 @@ export abstract class Session {
   /** CREDIT now, ahead of frames written later (a final count before CLOSE). */
   writeCredit(id: number, n: number): void {
     if (this.#ended) return;
-    const off = this.#frame(T_CREDIT, 8);
-    this.#outView.setUint32(off, id);
-    this.#outView.setUint32(off + 4, n);
-    this.#commit(off + 8, false);
+    this.#writeIdCount(T_CREDIT, id, n, false);
   }
 
   /** Queues credits to return for `source` at the next flush. */
@@ -416,6 +417,14 @@ export abstract class Session {
   }
 
   // --- internals -----------------------------------------------------------
+
+  /** A frame of a channel id and a count (OPENED, CREDIT). */
+  #writeIdCount(type: number, id: number, n: number, control: boolean): void {
+    const off = this.#frame(type, 8);
+    this.#outView.setUint32(off, id);
+    this.#outView.setUint32(off + 4, n);
+    this.#commit(off + 8, control);
+  }
 
   #appendGoaway(code: ChanProtocolErrorCode, detail: string): void {
     const msg = utf8Cut(detail, MAX_MESSAGE_BYTES);
@@ -850,10 +859,6 @@ export function goawayError(
       code: "goaway",
     },
   );
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }
 
 function encodeError(name: string, cause: unknown): ChanValueError {

@@ -5,48 +5,46 @@
  */
 import { MAX_INT32 } from "../_util/validate.ts";
 import {
+  acceptAll,
   ClosedError,
   type Conn,
   listen,
   type Listener,
-  ListenerClosedError,
   type ListenOptions,
 } from "../runtime/mod.ts";
+import type { Authenticate } from "./auth.ts";
 import type { Channel } from "./channel.ts";
 import type { Codec } from "./codec.ts";
 import { Dir } from "./dir.ts";
 import type { ErrorStream } from "./error_stream.ts";
-import type { StandardSchemaV1 } from "./standard_schema.ts";
-import { ErrorQueue } from "./_error_queue.ts";
-import { ChannelSession, InLink, OPEN, OutLink, Pump } from "./_links.ts";
-import {
-  channelOptions,
-  checkChannel,
-  checkDir,
-  checkName,
-  ConditionWaits,
-  intOption,
-  sessionConfig,
-} from "./_options.ts";
 import type { ChannelOptions, ConnectionOptions, WaitOptions } from "./options.ts";
+import type { StandardSchemaV1 } from "./standard_schema.ts";
+import { authenticateImporter, checkAuthenticate } from "./_auth.ts";
+import { ChannelSession, type SessionHost } from "./_channel_session.ts";
+import {
+  addCounts,
+  Endpoint,
+  type EndpointEntry,
+  noCounts,
+  noop,
+  type ValueCounts,
+} from "./_endpoint.ts";
+import { asError } from "./_error_queue.ts";
+import { InLink } from "./_in_link.ts";
+import { OPEN } from "./_link.ts";
+import { intOption, sessionConfig } from "./_options.ts";
+import { OutLink } from "./_out_link.ts";
 import {
   MAX_NAME_BYTES,
   MAX_WINDOW,
-  REFUSE_CODES,
   ROLE_EXPORTER,
-  ROLE_IMPORTER,
   strictUtf8,
-  T_OPEN,
-  T_OPENED,
-  T_REFUSE,
   WIRE_RECV,
   WIRE_SEND,
 } from "./_protocol.ts";
+import { Pump } from "./_pump.ts";
 import type { SessionConfig } from "./_session.ts";
 import { channelHooks } from "./_wait_queue.ts";
-import type { ImportRefusedCode } from "./errors.ts";
-import type { Authenticate } from "./auth.ts";
-import { authenticateImporter, checkAuthenticate } from "./_auth.ts";
 
 /** Options of an {@linkcode Exporter}. */
 export interface ExporterOptions extends ConnectionOptions {
@@ -134,10 +132,7 @@ export interface ExporterStats {
 }
 
 /** One exported name. */
-interface Entry {
-  readonly name: string;
-  readonly channel: Channel<unknown>;
-  readonly dir: Dir;
+interface Entry extends EndpointEntry {
   readonly codec: Codec<unknown>;
   readonly schema: StandardSchemaV1<unknown, unknown> | undefined;
   /** Send: the pump feeding the importers' links. */
@@ -146,64 +141,22 @@ interface Entry {
   readonly inLinks: Set<InLink>;
   /** The channel closed (Send: and drained to the importers). */
   closed: boolean;
-  unwatch: () => void;
 }
 
 /** What a session needs of its exporter. */
-interface Host {
+interface Host extends SessionHost {
   readonly maxWindow: number;
   readonly maxChannels: number;
   lookup(name: string): Entry | undefined;
-  report(err: Error): void;
-  acked(): void;
-  ended(session: ExporterSession): void;
   recvDone(entry: Entry, link: InLink, graceful: boolean): void;
 }
 
 /** The exporter's side of one importer connection. */
-class ExporterSession extends ChannelSession {
+class ExporterSession extends ChannelSession<Host> {
   /** Since when no channel is open (`Date.now()`), 0 if some is: for the idle timeout. */
   idleSince = 0;
-  readonly #host: Host;
-  readonly #peer: string;
 
-  constructor(conn: Conn, config: SessionConfig, host: Host) {
-    super(conn, config, ROLE_EXPORTER, ROLE_IMPORTER);
-    this.#host = host;
-    const a = conn.remoteAddr;
-    this.#peer = a.transport === "tcp" ? `${a.hostname}:${a.port}` : a.path || "unix socket";
-  }
-
-  protected get action(): string {
-    return `serve importer ${this.#peer}`;
-  }
-
-  report(err: Error): void {
-    this.#host.report(err);
-  }
-
-  protected onHandshake(): void {}
-
-  protected onAcked(): void {
-    this.#host.acked();
-  }
-
-  protected onSessionEnd(): void {
-    this.#host.ended(this);
-  }
-
-  protected onRoleFrame(type: number, off: number, len: number): void {
-    if (type === T_OPEN) this.#open(off, len);
-    else if (type === T_OPENED || type === T_REFUSE) {
-      this.violation("unexpected-frame", `frame type ${type}, which only an exporter sends`);
-    } else this.violation("unknown-frame", `unknown frame type ${type}`);
-  }
-
-  #refuse(id: number, code: ImportRefusedCode, message: string): void {
-    this.writeRefuse(id, REFUSE_CODES.indexOf(code) + 1, message);
-  }
-
-  #open(off: number, len: number): void {
+  protected override onOpen(off: number, len: number): void {
     if (len < 17) {
       this.violation("malformed-frame", `an OPEN frame of ${len + 1} bytes, under 18`);
       return;
@@ -224,29 +177,29 @@ class ExporterSession extends ChannelSession {
     const nameBytes = this.rbuf.subarray(off + 17, off + len);
     const name = nameBytes.byteLength > MAX_NAME_BYTES ? null : strictUtf8(nameBytes);
     if (name === null || name === "") {
-      this.#refuse(id, "bad-request", "the name is empty, too long or not UTF-8");
+      this.writeRefuse(id, "bad-request", "the name is empty, too long or not UTF-8");
       return;
     }
     if (dir !== WIRE_RECV && dir !== WIRE_SEND) {
-      this.#refuse(id, "bad-request", `unknown direction ${dir}`);
+      this.writeRefuse(id, "bad-request", `unknown direction ${dir}`);
       return;
     }
     if (!Number.isInteger(count) || count < -1) {
-      this.#refuse(id, "bad-request", `invalid count ${count}`);
+      this.writeRefuse(id, "bad-request", `invalid count ${count}`);
       return;
     }
     if (dir === WIRE_RECV && window === 0) {
-      this.#refuse(id, "bad-request", "a window of 0");
+      this.writeRefuse(id, "bad-request", "a window of 0");
       return;
     }
-    const host = this.#host;
+    const host = this.host;
     const entry = host.lookup(name);
     if (entry === undefined) {
-      this.#refuse(id, "no-such-channel", `no channel "${name}" is exported`);
+      this.writeRefuse(id, "no-such-channel", `no channel "${name}" is exported`);
       return;
     }
     if ((dir === WIRE_RECV) !== (entry.dir === Dir.Send)) {
-      this.#refuse(
+      this.writeRefuse(
         id,
         "wrong-direction",
         `"${name}" is exported as ${entry.dir}, and so cannot be imported as ${
@@ -256,19 +209,16 @@ class ExporterSession extends ChannelSession {
       return;
     }
     if (this.links.size >= host.maxChannels) {
-      this.#refuse(id, "too-many-channels", `over ${host.maxChannels} channels on one connection`);
+      this.writeRefuse(
+        id,
+        "too-many-channels",
+        `over ${host.maxChannels} channels on one connection`,
+      );
       return;
     }
     if (dir === WIRE_RECV) {
-      const link = new OutLink(
-        this,
-        id,
-        name,
-        entry.codec,
-        OPEN,
-        Math.min(window, host.maxWindow),
-        count,
-      );
+      const link = new OutLink(this, id, name, entry.codec, OPEN, count);
+      link.credit = Math.min(window, host.maxWindow);
       link.home = entry.channel;
       this.links.set(id, link);
       this.writeOpened(id, 0);
@@ -295,10 +245,6 @@ class ExporterSession extends ChannelSession {
     this.writeOpened(id, w);
     if (entry.closed) link.channelClosed();
   }
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }
 
 /**
@@ -343,19 +289,16 @@ function asError(err: unknown): Error {
  * ```
  */
 export class Exporter implements AsyncDisposable {
-  readonly #exports = new Map<string, Entry>();
+  readonly #ep: Endpoint<Entry>;
   readonly #sessions = new Set<ExporterSession>();
   readonly #serving = new Set<Promise<void>>();
   readonly #ownListeners = new Set<Listener>();
-  readonly #errors: ErrorQueue;
   readonly #config: SessionConfig;
   readonly #authenticate: Authenticate | undefined;
   readonly #authenticating = new Set<Conn>();
-  readonly #waits = new ConditionWaits();
   readonly #abort = new AbortController();
   readonly #host: Host;
   #closed = false;
-  #closing: Promise<void> | undefined;
   readonly #maxTotal: number;
   readonly #idleTimeout: number;
   readonly #frameTimeout: number;
@@ -373,10 +316,8 @@ export class Exporter implements AsyncDisposable {
     },
     enforce: (): void => this.#enforce(),
   };
-  #sent = 0;
-  #acked = 0;
-  #received = 0;
-  #requeued = 0;
+  /** The counters of the sessions that ended. */
+  readonly #ended: ValueCounts = noCounts();
 
   /**
    * Makes an exporter with no channels and no connections.
@@ -431,7 +372,8 @@ export class Exporter implements AsyncDisposable {
     this.#config = config;
     checkAuthenticate(options?.authenticate, "create exporter");
     this.#authenticate = options?.authenticate;
-    this.#errors = new ErrorQueue(errorBuffer);
+    const ep = new Endpoint<Entry>(errorBuffer, "exported");
+    this.#ep = ep;
     const maxWindow = intOption(
       options?.maxWindow,
       65_536,
@@ -449,27 +391,20 @@ export class Exporter implements AsyncDisposable {
       "create exporter",
     );
     this.#host = {
+      ...ep.sessionHost(noop, (session) => {
+        this.#sessions.delete(session as ExporterSession);
+        if (this.#sessions.size === 0) this.#stopSweeper();
+        addCounts(this.#ended, session);
+        ep.recheck();
+      }),
       maxWindow,
       maxChannels,
-      lookup: (name) => this.#exports.get(name),
-      report: (err) => this.#errors.push(err),
-      acked: () => {
-        if (this.#waits.size > 0) this.#waits.recheck();
-      },
-      ended: (session) => {
-        this.#sessions.delete(session);
-        if (this.#sessions.size === 0) this.#stopSweeper();
-        this.#sent += session.sent;
-        this.#acked += session.acked;
-        this.#received += session.received;
-        this.#requeued += session.requeued;
-        if (this.#waits.size > 0) this.#waits.recheck();
-      },
+      lookup: (name) => ep.entries.get(name),
       recvDone: (entry, link, graceful) => {
         entry.inLinks.delete(link);
         if (
           graceful && !entry.closed && entry.inLinks.size === 0 &&
-          this.#exports.get(entry.name) === entry
+          ep.entries.get(entry.name) === entry
         ) {
           entry.closed = true;
           entry.unwatch();
@@ -497,7 +432,7 @@ export class Exporter implements AsyncDisposable {
    * ```
    */
   get errors(): ErrorStream {
-    return this.#errors;
+    return this.#ep.errors;
   }
 
   /**
@@ -517,27 +452,18 @@ export class Exporter implements AsyncDisposable {
   get stats(): ExporterStats {
     let channels = 0;
     let bufferedBytes = 0;
-    let sent = this.#sent;
-    let acked = this.#acked;
-    let received = this.#received;
-    let requeued = this.#requeued;
+    const counts = { ...this.#ended };
     for (const s of this.#sessions) {
       channels += s.links.size;
       bufferedBytes += s.bufferedBytes;
-      sent += s.sent;
-      acked += s.acked;
-      received += s.received;
-      requeued += s.requeued;
+      addCounts(counts, s);
     }
     return {
       connections: this.#sessions.size,
       channels,
       bufferedBytes,
       heldBytes: this.#held,
-      sent,
-      acked,
-      received,
-      requeued,
+      ...counts,
     };
   }
 
@@ -594,53 +520,38 @@ export class Exporter implements AsyncDisposable {
    * ```
    */
   export<T>(name: string, channel: Channel<T>, dir: Dir, options?: ChannelOptions<T>): void {
-    checkName(name, "export");
-    checkChannel(channel, "export");
-    checkDir(dir, "export");
-    const { codec, schema } = channelOptions(options, "export");
-    if (this.#closed) throw new ClosedError("Cannot export: the exporter is closed");
-    if (this.#exports.has(name)) {
-      throw new RangeError(`Cannot export: "${name}" is already exported`);
-    }
+    const ep = this.#ep;
     const ch = channel as Channel<unknown>;
-    const inLinks = new Set<InLink>();
-    let entry: Entry;
-    if (dir === Dir.Send) {
-      const pump = new Pump(ch, () => {
+    const { codec, schema } = ep.checkBinding(name, ch, dir, options, "export");
+    if (this.#closed) throw new ClosedError("Cannot export: the exporter is closed");
+    ep.checkFree(name, "export");
+    const pump = dir === Dir.Send
+      ? new Pump(ch, () => {
         entry.closed = true;
-        for (const link of [...pump.links]) link.close();
-        if (this.#waits.size > 0) this.#waits.recheck();
-      });
-      entry = {
-        name,
-        channel: ch,
-        dir,
-        codec,
-        schema,
-        pump,
-        inLinks,
-        closed: false,
-        unwatch: noop,
-      };
-    } else {
-      entry = {
-        name,
-        channel: ch,
-        dir,
-        codec,
-        schema,
-        pump: null,
-        inLinks,
-        closed: false,
-        unwatch: noop,
-      };
+        for (const link of [...pump!.links]) link.close();
+        ep.recheck();
+      })
+      : null;
+    const inLinks = new Set<InLink>();
+    const entry: Entry = {
+      name,
+      channel: ch,
+      dir,
+      codec,
+      schema,
+      pump,
+      inLinks,
+      closed: false,
+      unwatch: noop,
+    };
+    if (pump === null) {
       entry.unwatch = channelHooks.onClose(ch, () => {
         entry.closed = true;
         for (const link of [...inLinks]) link.channelClosed();
         inLinks.clear();
       });
     }
-    this.#exports.set(name, entry);
+    ep.entries.set(name, entry);
   }
 
   /**
@@ -666,11 +577,9 @@ export class Exporter implements AsyncDisposable {
    * ```
    */
   hangup(name: string): void {
-    const entry = typeof name === "string" ? this.#exports.get(name) : undefined;
-    if (entry === undefined) {
-      throw new RangeError(`Cannot hang up: "${String(name)}" is not exported`);
-    }
-    this.#exports.delete(name);
+    const ep = this.#ep;
+    const entry = ep.hangupEntry(name);
+    ep.entries.delete(name);
     entry.closed = true;
     entry.unwatch();
     if (entry.pump !== null) {
@@ -681,7 +590,7 @@ export class Exporter implements AsyncDisposable {
     for (const link of [...entry.inLinks]) link.channelClosed();
     entry.inLinks.clear();
     entry.channel.close();
-    if (this.#waits.size > 0) this.#waits.recheck();
+    ep.recheck();
   }
 
   /**
@@ -765,13 +674,13 @@ export class Exporter implements AsyncDisposable {
       (err) => {
         this.#authenticating.delete(conn);
         conn.close();
-        if (!this.#closed) this.#errors.push(asError(err));
+        if (!this.#closed) this.#ep.report(asError(err));
       },
     );
   }
 
   #serveSession(conn: Conn): Promise<void> {
-    const session = new ExporterSession(conn, this.#config, this.#host);
+    const session = new ExporterSession(conn, this.#config, ROLE_EXPORTER, this.#host);
     session.budget = this.#budget;
     this.#sessions.add(session);
     this.#startSweeper();
@@ -831,12 +740,10 @@ export class Exporter implements AsyncDisposable {
    * ```
    */
   drain(options?: WaitOptions): Promise<void> {
-    return this.#waits.wait(
+    return this.#ep.waits.wait(
       () => {
         if (this.#closed) return new ClosedError("Cannot drain: the exporter is closed");
-        for (const e of this.#exports.values()) {
-          if (e.dir === Dir.Send && channelHooks.hasValues(e.channel)) return false;
-        }
+        if (this.#ep.sendBuffered()) return false;
         for (const s of this.#sessions) if (s.acked < s.sent) return false;
         return true;
       },
@@ -866,7 +773,7 @@ export class Exporter implements AsyncDisposable {
   sync(options?: WaitOptions): Promise<void> {
     const marks = new Map<ExporterSession, number>();
     for (const s of this.#sessions) if (s.acked < s.sent) marks.set(s, s.sent);
-    return this.#waits.wait(
+    return this.#ep.waits.wait(
       () => {
         if (this.#closed) return new ClosedError("Cannot sync: the exporter is closed");
         for (const [s, mark] of marks) {
@@ -902,8 +809,7 @@ export class Exporter implements AsyncDisposable {
    * ```
    */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
-    return this.#closing;
+    return this.#ep.closeOnce(() => this.#close());
   }
 
   /**
@@ -978,7 +884,7 @@ export class Exporter implements AsyncDisposable {
   async #close(): Promise<void> {
     this.#closed = true;
     this.#abort.abort(new ClosedError("Cannot accept: the exporter is closed"));
-    for (const entry of this.#exports.values()) {
+    for (const entry of this.#ep.entries.values()) {
       entry.pump?.stop();
       entry.unwatch();
     }
@@ -996,43 +902,22 @@ export class Exporter implements AsyncDisposable {
     await Promise.all(sessions.map((s) => s.settled(ms)));
     for (const s of sessions) s.close(null, ms);
     await Promise.all([...this.#ownListeners].map((l) => l.close().catch(() => {})));
-    this.#waits.failAll(new ClosedError("Cannot wait: the exporter is closed"));
+    this.#ep.waits.failAll(new ClosedError("Cannot wait: the exporter is closed"));
     await Promise.all([...this.#serving, ...sessions.map((s) => s.done)]);
     this.#stopSweeper();
-    this.#errors.close();
+    this.#ep.errors.close();
   }
 
   async #acceptLoop(listener: Listener): Promise<void> {
-    const signal = this.#abort.signal;
-    let backoff = 0;
-    while (!this.#closed && !listener.closed) {
-      let conn: Conn;
-      try {
-        conn = await listener.accept({ signal });
-      } catch (err) {
-        if (this.#closed || listener.closed || err instanceof ListenerClosedError) return;
-        this.#errors.push(asError(err));
-        backoff = backoff === 0 ? 5 : Math.min(backoff * 2, 1000);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, backoff);
-          function done(): void {
-            clearTimeout(timer);
-            signal.removeEventListener("abort", done);
-            resolve();
-          }
-          signal.addEventListener("abort", done, { once: true });
-        });
-        continue;
-      }
-      backoff = 0;
+    const report = (err: unknown): void => this.#ep.report(asError(err));
+    const options = { signal: this.#abort.signal, onError: report };
+    for await (const conn of acceptAll(listener, options)) {
       try {
         this.serveConn(conn);
       } catch (err) {
-        this.#errors.push(asError(err));
+        report(err);
         conn.close();
       }
     }
   }
 }
-
-function noop(): void {}

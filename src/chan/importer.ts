@@ -14,34 +14,25 @@ import type { Channel } from "./channel.ts";
 import { Dir } from "./dir.ts";
 import type { ErrorStream } from "./error_stream.ts";
 import { ImportRefusedError } from "./errors.ts";
-import { ErrorQueue } from "./_error_queue.ts";
-import { ChannelSession, CLOSING, InLink, OPEN, OPENING, OutLink, Pump } from "./_links.ts";
-import {
-  channelOptions,
-  checkChannel,
-  checkDir,
-  checkName,
-  ConditionWaits,
-  intOption,
-  sessionConfig,
-} from "./_options.ts";
 import type { ChannelOptions, ConnectionOptions, WaitOptions } from "./options.ts";
+import { checkToken, presentToken } from "./_auth.ts";
+import { ChannelSession, type SessionHost } from "./_channel_session.ts";
+import { Endpoint, type EndpointEntry, noop } from "./_endpoint.ts";
+import { InLink } from "./_in_link.ts";
+import { CLOSING, OPEN, OPENING } from "./_link.ts";
+import { intOption, sessionConfig } from "./_options.ts";
+import { OutLink } from "./_out_link.ts";
 import {
   looseUtf8,
   MAX_COUNT,
   MAX_WINDOW,
   REFUSE_CODES,
-  ROLE_EXPORTER,
   ROLE_IMPORTER,
-  T_OPEN,
-  T_OPENED,
-  T_REFUSE,
   WIRE_RECV,
   WIRE_SEND,
 } from "./_protocol.ts";
-import type { SessionConfig } from "./_session.ts";
+import { Pump } from "./_pump.ts";
 import { channelHooks } from "./_wait_queue.ts";
-import { checkToken, presentToken } from "./_auth.ts";
 
 /** Options of an {@linkcode Importer}. */
 export type ImporterOptions = ConnectionOptions;
@@ -86,10 +77,7 @@ export interface ImporterStats {
 }
 
 /** One imported name. */
-interface Entry {
-  readonly name: string;
-  readonly channel: Channel<unknown>;
-  readonly dir: Dir;
+interface Entry extends EndpointEntry {
   readonly link: InLink | OutLink;
   readonly pump: Pump | null;
   /** The exporter accepted the import. */
@@ -98,65 +86,19 @@ interface Entry {
   hungUp: boolean;
   resolve: () => void;
   reject: (err: Error) => void;
-  unwatch: () => void;
 }
 
 /** What the session needs of its importer. */
-interface Host {
-  report(err: Error): void;
-  handshake(): void;
-  acked(): void;
+interface Host extends SessionHost {
   opened(link: InLink | OutLink, credits: number): void;
   refused(link: InLink | OutLink, err: ImportRefusedError): void;
-  ended(err: Error | null): void;
 }
 
 /** The importer's connection. */
-class ImporterSession extends ChannelSession {
-  readonly #host: Host;
-  readonly #peer: string;
-
-  constructor(conn: Conn, config: SessionConfig, host: Host) {
-    super(conn, config, ROLE_IMPORTER, ROLE_EXPORTER);
-    this.#host = host;
-    const a = conn.remoteAddr;
-    this.#peer = a.transport === "tcp" ? `${a.hostname}:${a.port}` : a.path || "unix socket";
-  }
-
-  protected get action(): string {
-    return `import from ${this.#peer}`;
-  }
-
-  report(err: Error): void {
-    this.#host.report(err);
-  }
-
-  protected onHandshake(): void {
-    this.#host.handshake();
-  }
-
-  protected onAcked(): void {
-    this.#host.acked();
-  }
-
-  protected onSessionEnd(err: Error | null): void {
-    this.#host.ended(err);
-  }
-
-  protected onRoleFrame(type: number, off: number, len: number): void {
-    if (type === T_OPENED) this.#opened(off, len);
-    else if (type === T_REFUSE) this.#refused(off, len);
-    else if (type === T_OPEN) {
-      this.violation("unexpected-frame", "an OPEN frame, which only an importer sends");
-    } else this.violation("unknown-frame", `unknown frame type ${type}`);
-  }
-
+class ImporterSession extends ChannelSession<Host> {
   #pending(id: number, what: string): InLink | OutLink | undefined {
-    const link = this.links.get(id);
-    if (link === undefined) {
-      this.violation("unknown-channel", `${what} for channel ${id}, which was never requested`);
-      return undefined;
-    }
+    const link = this.linkOf(id, what, "which was never requested");
+    if (link === undefined) return undefined;
     if (link.state !== OPENING) {
       this.violation("unexpected-frame", `${what} for channel ${id}, which is open already`);
       return undefined;
@@ -164,11 +106,8 @@ class ImporterSession extends ChannelSession {
     return link;
   }
 
-  #opened(off: number, len: number): void {
-    if (len !== 8) {
-      this.violation("malformed-frame", `an OPENED frame of ${len + 1} bytes, not 9`);
-      return;
-    }
+  protected override onOpened(off: number, len: number): void {
+    if (!this.sized(len, 8, "an OPENED frame")) return;
     const id = this.rview.getUint32(off);
     const credits = this.rview.getUint32(off + 4);
     const link = this.#pending(id, "OPENED");
@@ -178,10 +117,10 @@ class ImporterSession extends ChannelSession {
       return;
     }
     link.state = OPEN;
-    this.#host.opened(link, credits);
+    this.host.opened(link, credits);
   }
 
-  #refused(off: number, len: number): void {
+  protected override onRefuse(off: number, len: number): void {
     if (len < 5) {
       this.violation("malformed-frame", `a REFUSE frame of ${len + 1} bytes, under 6`);
       return;
@@ -193,7 +132,7 @@ class ImporterSession extends ChannelSession {
     if (link === undefined) return;
     this.links.delete(id);
     link.state = CLOSING;
-    this.#host.refused(
+    this.host.refused(
       link,
       new ImportRefusedError(`Cannot import "${link.name}": ${msg}`, { code }),
     );
@@ -235,16 +174,13 @@ class ImporterSession extends ChannelSession {
  */
 export class Importer implements AsyncDisposable {
   readonly #session: ImporterSession;
-  readonly #imports = new Map<string, Entry>();
+  readonly #ep: Endpoint<Entry>;
   readonly #byLink = new Map<InLink | OutLink, Entry>();
-  readonly #errors: ErrorQueue;
-  readonly #waits = new ConditionWaits();
   readonly #ready: Promise<void>;
   #nextId = 1;
   #ended = false;
   #endError: Error | null = null;
   #lastError: Error | null = null;
-  #closing: Promise<void> | undefined;
 
   /**
    * Connects to an exporter and completes the handshake.
@@ -322,29 +258,15 @@ export class Importer implements AsyncDisposable {
       throw new TypeError(`Cannot create importer: expected a Conn, received ${String(conn)}`);
     }
     const { config, errorBuffer } = sessionConfig(options, "create importer");
-    this.#errors = new ErrorQueue(errorBuffer);
+    const ep = new Endpoint<Entry>(errorBuffer, "imported");
+    this.#ep = ep;
     let ready!: { resolve: () => void; reject: (err: Error) => void };
     this.#ready = new Promise<void>((resolve, reject) => {
       ready = { resolve, reject };
     });
     this.#ready.catch(() => {});
     const host: Host = {
-      report: (err) => {
-        this.#lastError = err;
-        this.#errors.push(err);
-      },
-      handshake: () => ready.resolve(),
-      acked: () => {
-        if (this.#waits.size > 0) this.#waits.recheck();
-      },
-      opened: (link, credits) => this.#opened(link, credits),
-      refused: (link, err) => {
-        const entry = this.#byLink.get(link);
-        if (entry === undefined) return;
-        this.#forget(entry);
-        entry.reject(err);
-      },
-      ended: (err) => {
+      ...ep.sessionHost(() => ready.resolve(), (_session, err) => {
         this.#ended = true;
         this.#endError = err;
         ready.reject(
@@ -357,11 +279,22 @@ export class Importer implements AsyncDisposable {
             entry.reject(closed);
           }
         }
-        this.#waits.recheck();
-        this.#errors.close();
+        ep.waits.recheck();
+        ep.errors.close();
+      }),
+      report: (err) => {
+        this.#lastError = err;
+        ep.report(err);
+      },
+      opened: (link, credits) => this.#opened(link, credits),
+      refused: (link, err) => {
+        const entry = this.#byLink.get(link);
+        if (entry === undefined) return;
+        this.#forget(entry);
+        entry.reject(err);
       },
     };
-    this.#session = new ImporterSession(conn, config, host);
+    this.#session = new ImporterSession(conn, config, ROLE_IMPORTER, host);
     this.#session.start();
   }
 
@@ -381,7 +314,7 @@ export class Importer implements AsyncDisposable {
    * ```
    */
   get errors(): ErrorStream {
-    return this.#errors;
+    return this.#ep.errors;
   }
 
   /**
@@ -412,7 +345,7 @@ export class Importer implements AsyncDisposable {
   get stats(): ImporterStats {
     const s = this.#session;
     return {
-      channels: this.#imports.size,
+      channels: this.#ep.entries.size,
       bufferedBytes: s.bufferedBytes,
       sent: s.sent,
       acked: s.acked,
@@ -529,10 +462,7 @@ export class Importer implements AsyncDisposable {
    * ```
    */
   hangup(name: string): void {
-    const entry = typeof name === "string" ? this.#imports.get(name) : undefined;
-    if (entry === undefined) {
-      throw new RangeError(`Cannot hang up: "${String(name)}" is not imported`);
-    }
+    const entry = this.#ep.hangupEntry(name);
     this.#forget(entry);
     const link = entry.link;
     if (link instanceof InLink) link.hangUp();
@@ -565,18 +495,9 @@ export class Importer implements AsyncDisposable {
    */
   drain(options?: WaitOptions): Promise<void> {
     const s = this.#session;
-    return this.#waits.wait(
+    return this.#ep.waits.wait(
       () => {
-        let pending = s.acked < s.sent;
-        if (!pending) {
-          for (const e of this.#imports.values()) {
-            if (e.dir === Dir.Send && channelHooks.hasValues(e.channel)) {
-              pending = true;
-              break;
-            }
-          }
-        }
-        if (!pending) return true;
+        if (s.acked >= s.sent && !this.#ep.sendBuffered()) return true;
         if (this.#ended) {
           return new ClosedError("Cannot drain: the connection ended", { cause: this.#endError });
         }
@@ -604,18 +525,17 @@ export class Importer implements AsyncDisposable {
    * ```
    */
   close(): Promise<void> {
-    this.#closing ??= (async () => {
+    return this.#ep.closeOnce(async () => {
       // Hang up every link first, so that the exporter takes back the values
       // in flight and not delivered here, and wait (a while) for its answers.
-      for (const entry of [...this.#imports.values()]) {
+      for (const entry of [...this.#ep.entries.values()]) {
         const state = entry.link.state;
         if (state === OPEN || state === OPENING) this.hangup(entry.name);
       }
       await this.#session.settled(2000);
       this.#session.close(null, 2000);
       await this.#session.done;
-    })();
-    return this.#closing;
+    });
   }
 
   /**
@@ -641,15 +561,11 @@ export class Importer implements AsyncDisposable {
     options: ChannelOptions<unknown> | undefined,
     action: string,
   ): Promise<void> {
-    const nameBytes = checkName(name, action);
-    checkChannel(channel, action);
-    checkDir(dir, action);
+    const ep = this.#ep;
+    const { nameBytes, codec, schema } = ep.checkBinding(name, channel, dir, options, action);
     size = Math.max(1, intOption(size, 1, 0, MAX_WINDOW, "size", action));
-    const { codec, schema } = channelOptions(options, action);
-    if (this.#imports.has(name)) {
-      throw new RangeError(`Cannot ${action}: "${name}" is already imported`);
-    }
-    if (this.#ended || this.#closing !== undefined) {
+    ep.checkFree(name, action);
+    if (this.#ended || ep.closing) {
       return Promise.reject(
         new ClosedError(`Cannot ${action}: the connection has ended`, { cause: this.#endError }),
       );
@@ -661,7 +577,7 @@ export class Importer implements AsyncDisposable {
     if (dir === Dir.Recv) {
       link = new InLink(session, id, name, channel, codec, schema, size, OPENING, n);
     } else {
-      link = new OutLink(session, id, name, codec, OPENING, 0, n);
+      link = new OutLink(session, id, name, codec, OPENING, n);
       link.home = channel;
       pump = new Pump(channel, () => {
         (link as OutLink).close();
@@ -686,7 +602,7 @@ export class Importer implements AsyncDisposable {
       reject,
       unwatch: noop,
     };
-    this.#imports.set(name, entry);
+    ep.entries.set(name, entry);
     this.#byLink.set(link, entry);
     session.links.set(id, link);
     session.writeOpen(id, dir === Dir.Recv ? WIRE_RECV : WIRE_SEND, size, n, nameBytes);
@@ -740,12 +656,11 @@ export class Importer implements AsyncDisposable {
 
   /** Removes the entry from the maps (the link may live on in the session). */
   #forget(entry: Entry): void {
-    if (this.#imports.get(entry.name) === entry) this.#imports.delete(entry.name);
+    const ep = this.#ep;
+    if (ep.entries.get(entry.name) === entry) ep.entries.delete(entry.name);
     this.#byLink.delete(entry.link);
     entry.unwatch();
     entry.unwatch = noop;
-    if (this.#waits.size > 0) this.#waits.recheck();
+    ep.recheck();
   }
 }
-
-function noop(): void {}

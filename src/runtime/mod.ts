@@ -72,7 +72,7 @@ export {
 } from "./errors.ts";
 export { connect, listen, runtime } from "./net.ts";
 export { onSignal } from "./_signals.ts";
-export { acceptAll } from "./accept_all.ts";
+export { acceptAll, type AcceptAllOptions } from "./accept_all.ts";
 export { readableOf, writableOf } from "./conn_streams.ts";
 export {
   startTls,

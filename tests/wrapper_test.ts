@@ -3,11 +3,13 @@
 // setDeadline and asyncDispose.
 import assert from "node:assert/strict";
 import {
+  type AcceptReadiness,
   type Conn,
   connect,
   ConnWrapper,
   type Deadline,
   listen,
+  type Listener,
   ListenerWrapper,
 } from "../src/runtime/mod.ts";
 import { useRuntime } from "../src/runtime/testing.ts";
@@ -121,4 +123,26 @@ for (const adapter of adapters) {
 test("ConnWrapper and ListenerWrapper reject what is not a Conn or Listener", () => {
   assert.throws(() => new ConnWrapper({} as Conn), TypeError);
   assert.throws(() => new ListenerWrapper(null as never), TypeError);
+});
+
+test("ConnWrapper forwards tls; readiness and overrides of it exist only where the wrapped object has it", () => {
+  const tls = { protocol: "TLSv1.3", alpnProtocol: undefined, authorized: false };
+  const plain = { read() {}, write() {}, tls } as unknown as Conn;
+  const conn = new ConnWrapper(plain);
+  assert.equal(conn.tls, tls);
+  assert.equal(conn.whenReadable, undefined);
+  assert.equal(conn.whenWritable, undefined);
+  const seen: string[] = [];
+  class Watching extends ListenerWrapper {
+    override whenAcceptable(_callback: ((state: AcceptReadiness) => void) | null): void {
+      seen.push("override");
+    }
+  }
+  const bare = { accept() {}, close() {} } as unknown as Listener;
+  assert.equal(new Watching(bare).whenAcceptable, undefined);
+  assert.equal(new ListenerWrapper(bare).whenAcceptable, undefined);
+  const ready = { accept() {}, close() {}, whenAcceptable: () => seen.push("inner") };
+  new Watching(ready as unknown as Listener).whenAcceptable!(null);
+  new ListenerWrapper(ready as unknown as Listener).whenAcceptable!(null);
+  assert.deepEqual(seen, ["override", "inner"]);
 });

@@ -2,23 +2,16 @@
  * The tracked connection a {@linkcode GracefulListener} hands out, and the
  * functions that change its state.
  *
- * Internals: the tracked conn delegates everything to the conn it wraps and
- * overrides only what changes state (read, the read deadline, close). The
- * read and write hot paths return the wrapped conn's own promise; only a read
- * on a fresh conn, or on an idle conn in Automatic or Deadline mode, adds a
- * `then` (to end freshness, or to mark the conn in use when data arrives).
+ * Internals: the tracked conn is a `ConnWrapper` (every member forwards to
+ * the conn it wraps) that overrides only what changes state (read, the read
+ * deadline, close). The read and write hot paths return the wrapped conn's
+ * own promise; only a read on a fresh conn, or on an idle conn in Automatic
+ * or Deadline mode, adds a `then` (to end freshness, or to mark the conn in
+ * use when data arrives).
  *
  * @module
  */
-import {
-  type Addr,
-  ClosedError,
-  type Conn,
-  type Deadline,
-  readableOf,
-  type TlsInfo,
-  writableOf,
-} from "../runtime/mod.ts";
+import { ClosedError, type Conn, ConnWrapper, type Deadline } from "../runtime/mod.ts";
 import { NotManagedError } from "./errors.ts";
 import type { Entry, Tracker } from "./_tracker.ts";
 import type { GracefulConnState, Mode } from "./types.ts";
@@ -64,36 +57,29 @@ export interface ConnEntry extends Entry {
   readonly conn: TrackedConn;
 }
 
-/** Internal: the one implementation of {@linkcode GracefulConn}. */
-export class TrackedConn implements GracefulConn {
-  readonly #inner: Conn;
+/**
+ * Internal: the one implementation of {@linkcode GracefulConn}: a
+ * {@linkcode ConnWrapper} that overrides only what changes state (read, the
+ * read deadline, close, closed); its streams and `setDeadline()` go through
+ * those overrides.
+ */
+export class TrackedConn extends ConnWrapper implements GracefulConn {
   readonly #tracker: Tracker<ConnEntry>;
   /** The tracker's record (state, freshness); the hot paths read it directly. */
   readonly #entry: ConnEntry;
   readonly #auto: boolean;
   readonly #deadline: boolean;
-  #readable: ReadableStream<Uint8Array> | undefined;
-  #writable: WritableStream<Uint8Array> | undefined;
-
-  /** Readiness, where the wrapped conn has it (see {@linkcode Conn.whenReadable}). */
-  readonly whenReadable?: NonNullable<Conn["whenReadable"]>;
-  /** Write readiness, where the wrapped conn has it. */
-  readonly whenWritable?: NonNullable<Conn["whenWritable"]>;
+  /** One function per conn, made on first use, not one closure per read. */
+  #afterIdle: ((n: number | null) => number | null) | undefined;
 
   constructor(inner: Conn, tracker: Tracker<ConnEntry>, mode: Mode) {
-    this.#inner = inner;
+    // Pollers (poll module) see readiness through the base's forwarding; the
+    // read they then make goes through read(), so it is tracked.
+    super(inner);
     this.#tracker = tracker;
     this.#entry = { state: "idle", fresh: false, held: false, conn: this };
     this.#auto = mode !== "manual";
     this.#deadline = mode === "deadline";
-    // Pollers (poll module) see readiness through the tracked conn; the read
-    // they then make goes through read(), so it is tracked.
-    if (typeof inner.whenReadable === "function") {
-      this.whenReadable = (callback, options) => inner.whenReadable!(callback, options);
-    }
-    if (typeof inner.whenWritable === "function") {
-      this.whenWritable = (callback, options) => inner.whenWritable!(callback, options);
-    }
   }
 
   /** Starts tracking (fresh, or idle with a grace of 0); returns this conn. */
@@ -112,103 +98,52 @@ export class TrackedConn implements GracefulConn {
     return this.#entry.fresh;
   }
 
-  get localAddr(): Addr {
-    return this.#inner.localAddr;
+  override get closed(): boolean {
+    return this.#entry.state === "closed" || this.inner.closed;
   }
 
-  get remoteAddr(): Addr {
-    return this.#inner.remoteAddr;
-  }
-
-  get closed(): boolean {
-    return this.#entry.state === "closed" || this.#inner.closed;
-  }
-
-  get native(): unknown {
-    return this.#inner.native;
-  }
-
-  get fd(): number | undefined {
-    return this.#inner.fd;
-  }
-
-  /** What the TLS handshake agreed on, on a TLS conn; else `undefined`. */
-  get tls(): TlsInfo | undefined {
-    return this.#inner.tls;
-  }
-
-  read(buf: Uint8Array): Promise<number | null> {
-    if (this.#entry.fresh) {
-      if (buf.byteLength === 0) return this.#inner.read(buf);
-      return this.#inner.read(buf).then(this.#afterFreshRead, this.#afterFreshError);
+  override read(buf: Uint8Array): Promise<number | null> {
+    const entry = this.#entry;
+    if (entry.fresh) {
+      if (buf.byteLength === 0) return this.inner.read(buf);
+      // The first read: data (or EOF, or an error) ends freshness.
+      return this.inner.read(buf).then((n) => {
+        this.#checkOpen();
+        this.#tracker.settle(entry, this.#auto && n !== null && n > 0);
+        return n;
+      }, (err: unknown) => {
+        this.#tracker.settle(entry, false);
+        throw err;
+      });
     }
-    if (this.#entry.state !== "idle" || !this.#auto) return this.#inner.read(buf);
-    return this.#inner.read(buf).then(this.#afterIdleRead);
+    if (entry.state !== "idle" || !this.#auto) return this.inner.read(buf);
+    return this.inner.read(buf).then(
+      this.#afterIdle ??= (n) => {
+        this.#checkOpen();
+        if (n !== null && n > 0) this.#tracker.markInUse(entry);
+        return n;
+      },
+    );
   }
 
-  // The first read: data (or EOF, or an error) ends freshness.
-  readonly #afterFreshRead = (n: number | null): number | null => {
+  /**
+   * A drain closed the conn after the data came but before the caller saw
+   * it: drop the data, as goji does, so that no request starts that cannot
+   * be answered.
+   */
+  #checkOpen(): void {
     if (this.#entry.state === "closed") {
       throw new ClosedError("Cannot read: the connection was closed by a drain");
     }
-    this.#tracker.settle(this.#entry, this.#auto && n !== null && n > 0);
-    return n;
-  };
-
-  readonly #afterFreshError = (err: unknown): never => {
-    this.#tracker.settle(this.#entry, false);
-    throw err;
-  };
-
-  // One function per conn, not one closure per read.
-  readonly #afterIdleRead = (n: number | null): number | null => {
-    // A drain closed the conn after the data came but before the caller saw
-    // it: drop the data, as goji does, so that no request starts that cannot
-    // be answered.
-    if (this.#entry.state === "closed") {
-      throw new ClosedError("Cannot read: the connection was closed by a drain");
-    }
-    if (n !== null && n > 0) this.#tracker.markInUse(this.#entry);
-    return n;
-  };
-
-  write(bytes: Uint8Array): Promise<number> {
-    return this.#inner.write(bytes);
   }
 
-  closeWrite(): Promise<void> {
-    return this.#inner.closeWrite();
-  }
-
-  close(): void {
+  override close(): void {
     this.#tracker.gone(this.#entry);
-    this.#inner.close();
+    this.inner.close();
   }
 
-  [Symbol.asyncDispose](): Promise<void> {
-    this.close();
-    return Promise.resolve();
-  }
-
-  setNoDelay(noDelay?: boolean): void {
-    this.#inner.setNoDelay(noDelay);
-  }
-
-  setKeepAlive(keepAlive?: boolean, delayMs?: number): void {
-    this.#inner.setKeepAlive(keepAlive, delayMs);
-  }
-
-  setReadDeadline(deadline: Deadline): void {
-    this.#inner.setReadDeadline(deadline);
-    if (this.#deadline) this.#tracker.markIdle(this.#entry);
-  }
-
-  setWriteDeadline(deadline: Deadline): void {
-    this.#inner.setWriteDeadline(deadline);
-  }
-
-  setDeadline(deadline: Deadline): void {
-    this.#inner.setDeadline(deadline);
+  override setReadDeadline(deadline: Deadline): void {
+    this.inner.setReadDeadline(deadline);
     if (this.#deadline) this.#tracker.markIdle(this.#entry);
   }
 
@@ -222,18 +157,6 @@ export class TrackedConn implements GracefulConn {
 
   disown(): void {
     this.#tracker.disown(this.#entry);
-  }
-
-  // The streams go through this object's read/write/close, so that stream
-  // users are tracked too.
-  get readable(): ReadableStream<Uint8Array> {
-    this.#readable ??= readableOf(this);
-    return this.#readable;
-  }
-
-  get writable(): WritableStream<Uint8Array> {
-    this.#writable ??= writableOf(this);
-    return this.#writable;
   }
 }
 

@@ -6,10 +6,10 @@
 import {
   type AbortOptions,
   acceptAll,
-  type Addr,
   type Conn,
   type Listener,
   ListenerClosedError,
+  ListenerWrapper,
 } from "../runtime/mod.ts";
 import { os } from "../runtime/_internal.ts";
 import { type ConnEntry, type GracefulConn, TrackedConn } from "./conn.ts";
@@ -94,49 +94,25 @@ function checkMode(mode: unknown): Mode {
   );
 }
 
-class Graceful implements GracefulListener {
+/**
+ * The one implementation of {@linkcode GracefulListener}: a
+ * {@linkcode ListenerWrapper} that overrides accept() (to track each conn)
+ * and adds the drains.
+ */
+class Graceful extends ListenerWrapper implements GracefulListener {
   readonly mode: Mode;
-  readonly #inner: Listener;
   readonly #tracker: Tracker<ConnEntry>;
   /** Settles once a drain has stopped the inner listener. */
   #stopping: Promise<void> | undefined;
   /** Connections the runtime had accepted when the drain began, tracked, for accept(). */
   readonly #leftovers: TrackedConn[] = [];
 
-  /** Readiness, where the wrapped listener has it (see {@linkcode Listener.whenAcceptable}). */
-  readonly whenAcceptable?: NonNullable<Listener["whenAcceptable"]>;
-
-  constructor(inner: Listener, mode: Mode, grace: number) {
-    this.#inner = inner;
+  /** Checks `inner` (in the base), then `options`. */
+  constructor(inner: Listener, options: Mode | GracefulOptions | undefined) {
+    super(inner);
+    const [mode, grace] = checkOptions(options);
     this.mode = mode;
     this.#tracker = new Tracker<ConnEntry>((entry) => entry.conn.close(), grace);
-    if (typeof inner.whenAcceptable === "function") {
-      this.whenAcceptable = (callback, options) => inner.whenAcceptable!(callback, options);
-    }
-  }
-
-  get addr(): Addr {
-    return this.#inner.addr;
-  }
-
-  get fd(): number | undefined {
-    return this.#inner.fd;
-  }
-
-  get native(): unknown {
-    return this.#inner.native;
-  }
-
-  get closed(): boolean {
-    return this.#inner.closed;
-  }
-
-  get pending(): number | undefined {
-    return this.#inner.pending;
-  }
-
-  get dropped(): number {
-    return this.#inner.dropped;
   }
 
   get stats(): GracefulStats {
@@ -151,14 +127,24 @@ class Graceful implements GracefulListener {
     return this.#tracker.draining;
   }
 
-  accept(options?: AbortOptions): Promise<GracefulConn> {
+  override accept(options?: AbortOptions): Promise<GracefulConn> {
     if (this.#stopping !== undefined) return this.#acceptLeftover(options);
-    return this.#inner.accept(options).then(this.#track, (err: unknown) => {
-      if (err instanceof ListenerClosedError && this.#stopping !== undefined) {
-        return this.#acceptLeftover(options);
-      }
-      throw err;
-    });
+    const accepted = this.inner.accept(options);
+    // No closure per call unless there is a signal to pass on.
+    return options === undefined
+      ? accepted.then(this.#track, this.#acceptFailed)
+      : accepted.then(this.#track, (err: unknown) => this.#afterAcceptError(err, options));
+  }
+
+  readonly #acceptFailed = (err: unknown): Promise<GracefulConn> =>
+    this.#afterAcceptError(err, undefined);
+
+  /** A drain closed the inner listener while accept() waited: hand out what it left. */
+  #afterAcceptError(err: unknown, options: AbortOptions | undefined): Promise<GracefulConn> {
+    if (err instanceof ListenerClosedError && this.#stopping !== undefined) {
+      return this.#acceptLeftover(options);
+    }
+    throw err;
   }
 
   /** While draining: what the runtime had accepted, then ListenerClosedError. */
@@ -178,8 +164,12 @@ class Graceful implements GracefulListener {
       conn.close();
       throw new ListenerClosedError("Cannot accept: the listener is draining");
     }
-    return new TrackedConn(conn, this.#tracker, this.mode).track();
+    return this.#tracked(conn);
   };
+
+  #tracked(conn: Conn): TrackedConn {
+    return new TrackedConn(conn, this.#tracker, this.mode).track();
+  }
 
   /**
    * Stops the inner listener: the runtime takes no more connections from the
@@ -188,7 +178,7 @@ class Graceful implements GracefulListener {
    */
   #stop(): Promise<void> {
     this.#stopping ??= (async () => {
-      const inner = this.#inner;
+      const inner = this.inner;
       if (this.#tracker.grace > 0) {
         os.stopAccepting(inner);
         await this.#takeQueued();
@@ -200,7 +190,7 @@ class Graceful implements GracefulListener {
   }
 
   async #takeQueued(): Promise<void> {
-    const inner = this.#inner;
+    const inner = this.inner;
     // accept() takes one of the `pending` the runtime holds at once (or, if
     // the application's accept() took it first, rejects): it never waits.
     for (let i = 0; i < 1_000_000 && (inner.pending ?? 0) > 0; i++) {
@@ -210,20 +200,12 @@ class Graceful implements GracefulListener {
       } catch {
         return;
       }
-      this.#leftovers.push(new TrackedConn(conn, this.#tracker, this.mode).track());
+      this.#leftovers.push(this.#tracked(conn));
     }
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<GracefulConn> {
+  override [Symbol.asyncIterator](): AsyncIterator<GracefulConn> {
     return acceptAll<GracefulConn>(this);
-  }
-
-  close(): Promise<void> {
-    return this.#inner.close();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   }
 
   closeIdle(): Promise<void> {
@@ -327,13 +309,5 @@ class Graceful implements GracefulListener {
  * ```
  */
 export function wrap(listener: Listener, options?: Mode | GracefulOptions): GracefulListener {
-  if (
-    listener === null || typeof listener !== "object" ||
-    typeof (listener as { accept?: unknown }).accept !== "function" ||
-    typeof (listener as { close?: unknown }).close !== "function"
-  ) {
-    throw new TypeError("Cannot wrap listener: expected a Listener");
-  }
-  const [mode, grace] = checkOptions(options);
-  return new Graceful(listener, mode, grace);
+  return new Graceful(listener, options);
 }

@@ -3,30 +3,15 @@
  *
  * @module
  */
+import type { GracefulStats } from "../graceful/mod.ts";
 import type { Addr, Conn, Listener } from "../runtime/mod.ts";
 
 /**
  * Counts of a server's connections and requests, exact when read (the same
- * as graceful's `HttpStats`). `total` is `idle + inUse + disowned`.
+ * as graceful's `HttpStats`): graceful's connection counts (connections
+ * handed to the upgrade handler count as `disowned`), and the requests.
  */
-export interface ServerStats {
-  /** Connections open and between requests: a shutdown closes them at once. */
-  readonly idle: number;
-  /** Connections serving a request, or fresh: a shutdown waits for them. */
-  readonly inUse: number;
-  /**
-   * Of `inUse`, how many are fresh: accepted, no request (no byte) yet,
-   * within their grace period (see {@linkcode ServeOptions.grace}).
-   */
-  readonly fresh: number;
-  /** Connections handed to the upgrade handler: a shutdown leaves them alone. */
-  readonly disowned: number;
-  /** Connections open now. */
-  readonly total: number;
-  /** Connections accepted since the server started. */
-  readonly accepted: number;
-  /** Connections closed since the server started. */
-  readonly closed: number;
+export interface ServerStats extends GracefulStats {
   /** Requests in flight now (their response has not finished). */
   readonly requests: number;
   /** Responses finished since the server started. */

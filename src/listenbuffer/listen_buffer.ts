@@ -13,12 +13,11 @@
 import { MAX_DELAY } from "../_util/validate.ts";
 import {
   type AbortOptions,
-  acceptAll,
-  type Addr,
   type Conn,
   listen,
   type Listener,
   ListenerClosedError,
+  ListenerWrapper,
   type ListenOptions,
   TimeoutError,
 } from "../runtime/mod.ts";
@@ -91,8 +90,12 @@ function checkTimeout(timeout: unknown): number | undefined {
   return timeout;
 }
 
-class Buffered implements BufferedListener {
-  readonly #inner: Listener;
+/**
+ * The one implementation of {@linkcode BufferedListener}: a
+ * {@linkcode ListenerWrapper} that holds accept() (and readiness) back until
+ * activation.
+ */
+class Buffered extends ListenerWrapper implements BufferedListener {
   #activated = false;
   // Why accept() fails once closed: ListenerClosedError, or TimeoutError.
   #closedError: Error | null = null;
@@ -101,14 +104,9 @@ class Buffered implements BufferedListener {
   #unsubscribe: (() => void) | undefined;
   // A readiness watch set before activation, handed on at activation.
   #acceptWatch: Parameters<NonNullable<Listener["whenAcceptable"]>> | null = null;
-  /** Readiness, where the adapter has it: it reports nothing before activation. */
-  readonly whenAcceptable?: NonNullable<Listener["whenAcceptable"]>;
 
   constructor(inner: Listener, activate: Activation | undefined, timeout: number | undefined) {
-    this.#inner = inner;
-    if (typeof inner.whenAcceptable === "function") {
-      this.whenAcceptable = (callback, options) => this.#whenAcceptable(callback, options);
-    }
+    super(inner);
     if (activate instanceof AbortSignal) {
       if (activate.aborted) {
         this.#activated = true;
@@ -129,43 +127,24 @@ class Buffered implements BufferedListener {
     }
   }
 
-  get addr(): Addr {
-    return this.#inner.addr;
-  }
-
-  get fd(): number | undefined {
-    return this.#inner.fd;
-  }
-
-  get native(): unknown {
-    return this.#inner.native;
-  }
-
-  get closed(): boolean {
-    return this.#closedError !== null || this.#inner.closed;
-  }
-
-  get pending(): number | undefined {
-    return this.#inner.pending;
-  }
-
-  get dropped(): number {
-    return this.#inner.dropped;
+  override get closed(): boolean {
+    return this.#closedError !== null || this.inner.closed;
   }
 
   get activated(): boolean {
     return this.#activated;
   }
 
-  #whenAcceptable(
+  /** Readiness, where the adapter has it: it reports nothing before activation. */
+  override whenAcceptable(
     callback: Parameters<NonNullable<Listener["whenAcceptable"]>>[0],
-    options: Parameters<NonNullable<Listener["whenAcceptable"]>>[1],
+    options?: Parameters<NonNullable<Listener["whenAcceptable"]>>[1],
   ): void {
     if (callback !== null && typeof callback !== "function") {
       throw new TypeError("Cannot watch acceptability: the callback must be a function or null");
     }
     if (this.#activated || this.#closedError !== null) {
-      this.#inner.whenAcceptable!(callback, options);
+      this.inner.whenAcceptable!(callback, options);
       return;
     }
     this.#acceptWatch = callback === null ? null : [callback, options];
@@ -177,17 +156,17 @@ class Buffered implements BufferedListener {
     this.#stopWaiting();
     const watch = this.#acceptWatch;
     this.#acceptWatch = null;
-    if (watch !== null) this.#inner.whenAcceptable!(...watch);
+    if (watch !== null) this.inner.whenAcceptable!(...watch);
     // Oldest first: the adapter serves its accept() calls in call order.
     for (const waiter of this.#waiters.splice(0)) {
       waiter.cleanup();
-      waiter.resolve(this.#inner.accept(waiter.options));
+      waiter.resolve(this.inner.accept(waiter.options));
     }
   }
 
-  accept(options?: AbortOptions): Promise<Conn> {
+  override accept(options?: AbortOptions): Promise<Conn> {
     if (this.#closedError !== null) return Promise.reject(this.#closedError);
-    if (this.#activated) return this.#inner.accept(options);
+    if (this.#activated) return this.inner.accept(options);
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<Conn>((resolve, reject) => {
@@ -207,16 +186,8 @@ class Buffered implements BufferedListener {
     });
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<Conn> {
-    return acceptAll<Conn>(this);
-  }
-
-  close(): Promise<void> {
+  override close(): Promise<void> {
     return this.#shut(new ListenerClosedError("Cannot accept: the listener is closed"));
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   }
 
   #expire(timeout: number): void {
@@ -239,9 +210,9 @@ class Buffered implements BufferedListener {
     }
     // The adapter closes the connections queued in JS; the kernel resets
     // those still in its backlog.
-    const closing = this.#inner.close();
+    const closing = this.inner.close();
     // A watch set before activation: the closed adapter reports "closed".
-    if (watch !== null) this.#inner.whenAcceptable!(...watch);
+    if (watch !== null) this.inner.whenAcceptable!(...watch);
     return closing;
   }
 

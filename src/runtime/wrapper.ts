@@ -12,8 +12,20 @@ import type {
   Listener,
   ReadinessOptions,
   ReadReadiness,
+  TlsInfo,
   WriteReadiness,
 } from "./types.ts";
+
+/** Throws unless `inner` is an object with the two methods named. */
+function checkInner(inner: unknown, a: string, b: string, what: "conn" | "listener"): void {
+  const o = inner as Record<string, unknown> | null;
+  if (
+    o === null || typeof o !== "object" || typeof o[a] !== "function" ||
+    typeof o[b] !== "function"
+  ) {
+    throw new TypeError(`Cannot wrap ${what}: expected a ${what === "conn" ? "Conn" : "Listener"}`);
+  }
+}
 
 /**
  * A {@linkcode Conn} that forwards every member to the conn it wraps, for
@@ -52,40 +64,18 @@ export class ConnWrapper implements Conn {
   #writable: WritableStream<Uint8Array> | undefined;
 
   /**
-   * Readiness of the wrapped conn, where it has it (see {@linkcode Conn.whenReadable}).
-   */
-  readonly whenReadable?: (
-    callback: ((state: ReadReadiness) => void) | null,
-    options?: ReadinessOptions,
-  ) => void;
-  /**
-   * Write readiness of the wrapped conn, where it has it (see {@linkcode Conn.whenWritable}).
-   */
-  readonly whenWritable?: (
-    callback: ((state: WriteReadiness) => void) | null,
-    options?: ReadinessOptions,
-  ) => void;
-
-  /**
    * Wraps `inner`.
    *
    * @param inner The conn every member forwards to.
    * @throws {TypeError} If `inner` is not an object with `read()` and `write()`.
    */
   constructor(inner: Conn) {
-    if (
-      inner === null || typeof inner !== "object" || typeof inner.read !== "function" ||
-      typeof inner.write !== "function"
-    ) {
-      throw new TypeError("Cannot wrap conn: expected a Conn");
-    }
+    checkInner(inner, "read", "write", "conn");
     this.inner = inner;
-    if (typeof inner.whenReadable === "function") {
-      this.whenReadable = (callback, options) => inner.whenReadable!(callback, options);
-    }
-    if (typeof inner.whenWritable === "function") {
-      this.whenWritable = (callback, options) => inner.whenWritable!(callback, options);
-    }
+    // Readiness exists only where the wrapped conn has it: hide the methods
+    // (and any override of them) where it has not.
+    if (typeof inner.whenReadable !== "function") this.whenReadable = undefined;
+    if (typeof inner.whenWritable !== "function") this.whenWritable = undefined;
   }
 
   /** The local end's address. */
@@ -111,6 +101,11 @@ export class ConnWrapper implements Conn {
   /** The wrapped conn's file descriptor, where the runtime tells it. */
   get fd(): number | undefined {
     return this.inner.fd;
+  }
+
+  /** What the wrapped conn's TLS handshake agreed on, on a TLS conn; else `undefined`. */
+  get tls(): TlsInfo | undefined {
+    return this.inner.tls;
   }
 
   /**
@@ -215,6 +210,34 @@ export class ConnWrapper implements Conn {
     this.setReadDeadline(deadline);
     this.setWriteDeadline(deadline);
   }
+
+  /**
+   * Readiness of the wrapped conn (see {@linkcode Conn.whenReadable}); only
+   * where the wrapped conn has it.
+   *
+   * @param callback Called once with what the next `read()` meets; `null` cancels.
+   * @param options `edge`: wait for the next change.
+   */
+  whenReadable?(
+    callback: ((state: ReadReadiness) => void) | null,
+    options?: ReadinessOptions,
+  ): void {
+    this.inner.whenReadable!(callback, options);
+  }
+
+  /**
+   * Write readiness of the wrapped conn (see {@linkcode Conn.whenWritable});
+   * only where the wrapped conn has it.
+   *
+   * @param callback Called once when no write waits; `null` cancels.
+   * @param options `edge`: wait for the next change.
+   */
+  whenWritable?(
+    callback: ((state: WriteReadiness) => void) | null,
+    options?: ReadinessOptions,
+  ): void {
+    this.inner.whenWritable!(callback, options);
+  }
 }
 
 /**
@@ -250,31 +273,16 @@ export class ListenerWrapper implements Listener {
   readonly inner: Listener;
 
   /**
-   * Accept readiness of the wrapped listener, where it has it (see
-   * {@linkcode Listener.whenAcceptable}).
-   */
-  readonly whenAcceptable?: (
-    callback: ((state: AcceptReadiness) => void) | null,
-    options?: ReadinessOptions,
-  ) => void;
-
-  /**
    * Wraps `inner`.
    *
    * @param inner The listener every member forwards to.
    * @throws {TypeError} If `inner` is not an object with `accept()` and `close()`.
    */
   constructor(inner: Listener) {
-    if (
-      inner === null || typeof inner !== "object" || typeof inner.accept !== "function" ||
-      typeof inner.close !== "function"
-    ) {
-      throw new TypeError("Cannot wrap listener: expected a Listener");
-    }
+    checkInner(inner, "accept", "close", "listener");
     this.inner = inner;
-    if (typeof inner.whenAcceptable === "function") {
-      this.whenAcceptable = (callback, options) => inner.whenAcceptable!(callback, options);
-    }
+    // Readiness exists only where the wrapped listener has it.
+    if (typeof inner.whenAcceptable !== "function") this.whenAcceptable = undefined;
   }
 
   /** The wrapped listener's bound address. */
@@ -343,5 +351,19 @@ export class ListenerWrapper implements Listener {
    */
   [Symbol.asyncIterator](): AsyncIterator<Conn> {
     return acceptAll(this);
+  }
+
+  /**
+   * Accept readiness of the wrapped listener (see
+   * {@linkcode Listener.whenAcceptable}); only where the wrapped listener has it.
+   *
+   * @param callback Called once when the next `accept()` would not wait; `null` cancels.
+   * @param options `edge`: wait for the next change.
+   */
+  whenAcceptable?(
+    callback: ((state: AcceptReadiness) => void) | null,
+    options?: ReadinessOptions,
+  ): void {
+    this.inner.whenAcceptable!(callback, options);
   }
 }

@@ -3,7 +3,7 @@
 // node:net can serve a socket another owner keeps registered: Deno's node:net
 // refuses `listen({ fd })` on the fd of a live `Deno.listen` socket (EINVAL),
 // and takes its dup. Deno has no dup outside FFI: this needs `--allow-ffi`
-// (granted by -A) and Linux's libc.so.6; elsewhere `undefined`.
+// (with -A: see canDup()) and Linux's libc.so.6; elsewhere `undefined`.
 import { hostRuntime } from "./_process.ts";
 
 /** `F_DUPFD_CLOEXEC` on Linux. */
@@ -14,9 +14,30 @@ interface FfiLib {
   close(): void;
 }
 interface DenoFfi {
-  permissions: { querySync?(desc: { name: "ffi" }): { state: string } };
+  permissions: { querySync?(desc: { name: string }): { state: string } };
   dlopen?(path: string, symbols: unknown): FfiLib;
   build: { os: string };
+}
+
+/** Permissions that together stand for `--allow-all` (no query tells it). */
+const ALL = ["read", "write", "net", "env", "run", "sys", "ffi"];
+
+/**
+ * Whether this process may dup (Deno on Linux with every permission: the
+ * FFI for the dup, and `--allow-all` for the /proc lookup of a listener's
+ * fd, which Deno 2.9 refuses to `--allow-read`). Asking never prompts.
+ */
+export function canDup(): boolean {
+  if (hostRuntime() !== "deno") return false;
+  try {
+    const d = (globalThis as unknown as { Deno?: DenoFfi }).Deno;
+    if (d === undefined || d.build.os !== "linux" || typeof d.dlopen !== "function") return false;
+    const query = d.permissions.querySync;
+    if (query === undefined) return false;
+    return ALL.every((name) => query.call(d.permissions, { name }).state === "granted");
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -25,9 +46,8 @@ interface DenoFfi {
  */
 function openLibc(): FfiLib | null {
   try {
-    const d = (globalThis as unknown as { Deno?: DenoFfi }).Deno;
-    if (d === undefined || d.build.os !== "linux" || typeof d.dlopen !== "function") return null;
-    if (d.permissions.querySync?.({ name: "ffi" }).state !== "granted") return null;
+    if (!canDup()) return null;
+    const d = (globalThis as unknown as { Deno: Required<DenoFfi> }).Deno;
     return d.dlopen("libc.so.6", {
       fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
     });

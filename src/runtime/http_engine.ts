@@ -11,7 +11,7 @@ import { ConnWrapper } from "./wrapper.ts";
 import { listenNodeNet, NodeConn } from "./_node_net.ts";
 import { BunConn } from "./bun.ts";
 import { DenoConn, DenoListener } from "./deno.ts";
-import { dupFd } from "./_dup.ts";
+import { canDup, dupFd } from "./_dup.ts";
 import { closeFd } from "./_fd.ts";
 import type {
   Conn,
@@ -365,7 +365,7 @@ class DetachedConn extends ConnWrapper {
  * only where its fd is found (/proc) and dup'd (FFI): on Deno with -A.
  */
 async function takeOver(listener: Listener): Promise<Listener | undefined> {
-  if (!(listener instanceof DenoListener) || listener.closed) return undefined;
+  if (!(listener instanceof DenoListener) || listener.closed || !canDup()) return undefined;
   const fd = listener.fd;
   if (fd === undefined) return undefined;
   const dup = dupFd(fd);

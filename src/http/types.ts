@@ -78,8 +78,8 @@ export interface ServeOptions {
   /**
    * The listener to serve: from `listen()`, `listenBuffer()`, `wrap()`, a `Net` or an `Upgrader`.
    * serve() owns accepting from it. On Deno with `-A`, a listener of `listen()` itself is served
-   * through node:net on a dup of its socket (node:http then reads each socket itself, about
-   * three times cheaper); closing the listener stops that within 250 ms, `shutdown()` at once.
+   * through node:net on a dup of its socket (node:http then reads each socket itself); closing the
+   * listener stops that within 250 ms, `shutdown()` at once.
    */
   listener: Listener;
   /** The fetch handler (exactly one of `fetch` and `handler`). */

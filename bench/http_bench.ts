@@ -11,6 +11,8 @@
 // - native:    Deno.serve / Bun.serve with a fetch handler (none on Node);
 // - fetch:     serve({ listener: await listen(...), fetch }) (netkit);
 // - handler:   serve({ listener, handler }) with the (req, res) handler (netkit);
+// - fetch-light: serve({ fetch }) after useLightResponse() (the opt-in light
+//              global Response: the handler's `new Response` makes no real one);
 // - *-nodenet: the same on a listener of the node:net adapter (Deno and Bun;
 //              on Node it is the only adapter): node:http reads the socket itself.
 // A Bun native client keeps 10 keep-alive conns with one request in flight
@@ -23,7 +25,7 @@ import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { serve } from "../src/http/mod.ts";
+import { serve, useLightResponse } from "../src/http/mod.ts";
 import {
   type NodeRequest,
   type NodeResponse,
@@ -45,6 +47,7 @@ type Kind =
   | "native"
   | "fetch"
   | "handler"
+  | "fetch-light"
   | "fetch-nodenet"
   | "handler-nodenet";
 
@@ -81,6 +84,7 @@ async function startServer(kind: Kind): Promise<number> {
     }
     default: {
       if (kind.endsWith("-nodenet")) useRuntime("node");
+      if (kind === "fetch-light") useLightResponse();
       const listener = await listen({ hostname: "127.0.0.1", port: 0 });
       if (kind.startsWith("fetch")) serve({ listener, fetch: fetchHandler });
       else serve({ listener, handler: nodeHandler });
@@ -222,13 +226,14 @@ if (args[0] === "server") {
 } else {
   const rounds = Number(args[0] ?? 3);
   const all: Kind[] = runtime.name === "node"
-    ? ["node-http", "node-http-fetch", "fetch", "handler"]
+    ? ["node-http", "node-http-fetch", "fetch", "handler", "fetch-light"]
     : [
       "node-http",
       "node-http-fetch",
       "native",
       "fetch",
       "handler",
+      "fetch-light",
       "fetch-nodenet",
       "handler-nodenet",
     ];
@@ -261,6 +266,7 @@ if (args[0] === "server") {
     native: nativeName,
     fetch: "serve({ fetch })",
     handler: "serve({ handler })",
+    "fetch-light": "serve({ fetch }), useLightResponse()",
     "fetch-nodenet": "serve({ fetch }), node:net listener",
     "handler-nodenet": "serve({ handler }), node:net listener",
   };
@@ -298,4 +304,5 @@ if (args[0] === "server") {
   compare("fetch", "native", "same fetch handler");
   compare("fetch", "node-http-fetch", "same fetch handler");
   compare("fetch", "node-http", "fetch handler vs node-style handler", 0.9);
+  compare("fetch-light", "node-http", "fetch handler vs node-style handler", 0.9);
 }

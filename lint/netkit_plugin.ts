@@ -32,13 +32,7 @@
  * Imports that break netkit/layering today, each waiting on an issue #13 move.
  * A key ending in "/" covers every file below it.
  */
-const KNOWN_LAYERING_EXCEPTIONS: Record<string, string[]> = {
-  // http reuses graceful's connection tracker: it belongs in src/_util/ or a
-  // shared wrapper base (issue #13); until then this one reach is allowed.
-  // errors.ts: a one-line fix for src/http/'s owner, import from ../graceful/mod.ts.
-  "src/http/serve.ts": ["src/graceful/_tracker.ts", "src/graceful/errors.ts"],
-  "src/http/mod.ts": ["src/graceful/errors.ts"],
-};
+const KNOWN_LAYERING_EXCEPTIONS: Record<string, string[]> = {};
 
 /** Whether `from` importing `target` is a listed exception. */
 function knownException(from: string, target: string): boolean {

@@ -1,6 +1,7 @@
 // Internal: node:http IncomingMessage/ServerResponse <-> Web Request/Response.
 // The node objects are typed structurally (no node:* import outside
 // src/runtime/). Runtime-free.
+import { lightParts } from "./light_response.ts";
 
 /** The parts of an `IncomingMessage` used here. */
 export interface NodeRequest {
@@ -335,6 +336,22 @@ export async function writeResponse(
   head: boolean,
   close: boolean,
 ): Promise<void> {
+  const light = lightParts(response);
+  if (light !== undefined) {
+    if (res.headersSent || res.destroyed) return;
+    // A copy: the same Response may be served again.
+    const h: Record<string, string> = { ...light.headers };
+    if (close) h["connection"] = "close";
+    if (light.statusText !== "") res.statusMessage = light.statusText;
+    const body = light.body;
+    if (body !== null && h["content-length"] === undefined) {
+      h["content-length"] = String(typeof body === "string" ? byteLength(body) : body.byteLength);
+    }
+    res.writeHead(light.status, h);
+    if (head || body === null) res.end();
+    else res.end(body);
+    return;
+  }
   const headers: Record<string, string | string[]> = {};
   let cookies = false;
   response.headers.forEach((value, name) => {

@@ -22,9 +22,10 @@
  * @module
  */
 export { serve } from "./serve.ts";
+export { useLightResponse } from "./light_response.ts";
 export { listenAndServe, type ListenAndServeOptions } from "./listen_and_serve.ts";
 export { type ListenableServer, listenServer } from "./listen_server.ts";
-export { DrainTimeoutError } from "../graceful/errors.ts";
+export { DrainTimeoutError } from "../graceful/mod.ts";
 export type {
   FetchHandler,
   HttpServer,

@@ -20,9 +20,9 @@ import {
   type Listener,
   ListenerClosedError,
 } from "../runtime/mod.ts";
-import { createHttpEngine, type HttpEngine, type HttpSocket } from "../runtime/_internal.ts";
-import { DrainTimeoutError } from "../graceful/errors.ts";
-import { checkDrainOptions, checkGrace, type Entry, Tracker } from "../graceful/_tracker.ts";
+import { createHttpEngine, type HttpSocket } from "../runtime/_internal.ts";
+import { DrainTimeoutError } from "../graceful/mod.ts";
+import { checkDrainOptions, checkGrace, type Entry, Tracker } from "../graceful/_internal.ts";
 import {
   abortRequest,
   BodyTooLarge,
@@ -132,7 +132,12 @@ class Server implements HttpServer {
   readonly #beforeShutdown: (() => void | Promise<void>) | undefined;
   readonly #drainDelay: number;
   readonly #shutdownTimeout: number;
-  readonly #engine: HttpEngine;
+  readonly #engine: ReturnType<typeof createHttpEngine>;
+  /**
+   * The engine's node:net listener on a dup of #listener's socket, accepted
+   * from instead of #listener (the fast path), if it gave one.
+   */
+  #taken: Listener | undefined;
   readonly #tracker: Tracker<ConnEntry>;
   readonly #entries = new Map<HttpSocket, ConnEntry>();
   /** Responses not yet started, to mark `Connection: close` when a shutdown starts. */
@@ -244,12 +249,18 @@ class Server implements HttpServer {
   }
 
   async #acceptLoop(): Promise<void> {
+    const taken = await this.#engine.takeOver(this.#listener).catch(() => undefined);
+    if (taken !== undefined) {
+      if (this.#listener.closed || this.#shutdown !== undefined) await taken.close();
+      else this.#taken = taken;
+    }
+    const from = this.#taken ?? this.#listener;
     while (true) {
       let conn: Conn;
       try {
-        conn = await this.#listener.accept();
+        conn = await from.accept();
       } catch (err) {
-        if (err instanceof ListenerClosedError || this.#listener.closed) return;
+        if (err instanceof ListenerClosedError || from.closed) return;
         // Out of fds and the like: wait a little, as Go's http.Server does.
         await new Promise((r) => setTimeout(r, 10));
         continue;
@@ -291,6 +302,10 @@ class Server implements HttpServer {
   }
 
   #sweep(): void {
+    // The listener closed by its owner: stop accepting on its dup too.
+    if (this.#taken !== undefined && this.#listener.closed && !this.#taken.closed) {
+      this.#taken.close().catch(() => {});
+    }
     const now = Date.now();
     for (const entry of this.#entries.values()) {
       if (entry.deadline !== 0 && now > entry.deadline) entry.socket.destroy();
@@ -491,6 +506,7 @@ class Server implements HttpServer {
       if (this.#beforeShutdown !== undefined) await this.#beforeShutdown();
       if (this.#drainDelay > 0) await new Promise((r) => setTimeout(r, this.#drainDelay));
       await this.#listener.close();
+      await this.#taken?.close();
       await this.#accepting;
       for (const res of this.#open) if (!res.headersSent) res.setHeader("connection", "close");
       clearInterval(this.#sweeper);

@@ -60,7 +60,12 @@ export type UpgradeHandler = (request: Request, conn: Conn, head: Uint8Array) =>
 
 /** Options of {@linkcode serve}. */
 export interface ServeOptions {
-  /** The listener to serve: from `listen()`, `listenBuffer()`, `wrap()`, a `Net` or an `Upgrader`. */
+  /**
+   * The listener to serve: from `listen()`, `listenBuffer()`, `wrap()`, a `Net` or an `Upgrader`.
+   * serve() owns accepting from it. On Deno with `-A`, a listener of `listen()` itself is served
+   * through node:net on a dup of its socket (node:http then reads each socket itself); closing the
+   * listener stops that within 250 ms, `shutdown()` at once.
+   */
   listener: Listener;
   /** The fetch handler (exactly one of `fetch` and `handler`). */
   fetch?: FetchHandler;

@@ -8,15 +8,18 @@ import { Duplex } from "node:stream";
 import { Buffer } from "node:buffer";
 import type { Socket } from "node:net";
 import { ConnWrapper } from "./wrapper.ts";
-import { NodeConn } from "./_node_net.ts";
+import { listenNodeNet, NodeConn } from "./_node_net.ts";
 import { BunConn } from "./bun.ts";
-import { DenoConn } from "./deno.ts";
+import { DenoConn, DenoListener } from "./deno.ts";
+import { canDup, dupFd } from "./_dup.ts";
+import { closeFd } from "./_fd.ts";
 import type {
   Conn,
   HttpEngine,
   HttpEngineOptions,
   HttpSocket,
   HttpSocketHooks,
+  Listener,
   ReadReadiness,
 } from "./types.ts";
 
@@ -352,11 +355,39 @@ class DetachedConn extends ConnWrapper {
 }
 
 /**
+ * A node:net listener on a dup of a `Deno.listen` listener's socket, so that
+ * its conns reach node:http as node:net sockets (node:http then parses from
+ * the socket's handle, at node:http's own speed, where a `Deno.Conn` fed
+ * through a `Duplex` costs about three times as much). Both fds share one
+ * kernel accept queue; the `Deno.listen` side is never asked to accept, and
+ * the owner closes both. Only a listener of the Deno adapter itself (no
+ * wrapper: listenBuffer, graceful `wrap()` and TLS must see each conn), and
+ * only where its fd is found (/proc) and dup'd (FFI): on Deno with -A.
+ */
+async function takeOver(listener: Listener): Promise<Listener | undefined> {
+  if (!(listener instanceof DenoListener) || listener.closed || !canDup()) return undefined;
+  const fd = listener.fd;
+  if (fd === undefined) return undefined;
+  const dup = dupFd(fd);
+  if (dup === undefined) return undefined;
+  try {
+    return await listenNodeNet({ fd: dup });
+  } catch {
+    closeFd(dup);
+    return undefined;
+  }
+}
+
+/**
  * Makes a node:http server that never listens: {@linkcode HttpEngine.serve}
  * hands it netkit conns. Its own timeouts are off (the owner keeps its own).
  *
  * @param options The request, 100-continue and upgrade handlers, and the head size limit.
- * @returns The engine.
+ * @returns The engine. Its `takeOver(listener)` gives, for a listener of the
+ * Deno adapter itself, a node:net listener on a dup of its socket to accept
+ * from instead (node:http then reads sockets itself: the fast path), or
+ * `undefined` (any other listener, or no /proc or FFI access); the caller
+ * closes it along with the listener.
  *
  * @example Answering every request on accepted conns
  * ```ts
@@ -382,7 +413,9 @@ class DetachedConn extends ConnWrapper {
  * socket.destroy();
  * ```
  */
-export function createHttpEngine(options: HttpEngineOptions): HttpEngine {
+export function createHttpEngine(
+  options: HttpEngineOptions,
+): HttpEngine & { takeOver(listener: Listener): Promise<Listener | undefined> } {
   const server = createServer({ maxHeaderSize: options.maxHeaderSize });
   // Only for the `Keep-Alive: timeout=` header: the timer node:http sets goes
   // through ConnSocket.setTimeout(), a no-op; the owner closes idle conns.
@@ -409,6 +442,7 @@ export function createHttpEngine(options: HttpEngineOptions): HttpEngine {
   }
   return {
     native: server,
+    takeOver,
     serve(conn: Conn, hooks: HttpSocketHooks): HttpSocket {
       // As node:http's own (noDelay: true): a response head and body written
       // apart must not wait for the client's delayed ACK.

@@ -351,6 +351,30 @@ t(
   },
 );
 
+t(
+  "a client that never begins its handshake is cut by the default handshakeTimeout (10 s)",
+  async () => {
+    const errors: Error[] = [];
+    await using listener = await listen({
+      hostname: HOST,
+      port: 0,
+      tls: serverTls({ onHandshakeError: (e) => errors.push(e) }),
+    });
+    await using silent = await connect({ hostname: HOST, port: portOf(listener) });
+    // Bounded well past the default: a missing timeout fails here, not at the harness limit.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const end = await Promise.race([
+      readAll(silent).then((b) => b.byteLength, (err) => err),
+      new Promise((r) => timer = setTimeout(() => r("still open after 40 s"), 40_000)),
+    ]).finally(() => clearTimeout(timer));
+    assert.ok(end === 0 || end instanceof NetError, String(end));
+    for (let i = 0; i < 200 && errors.length === 0; i++) await delay(10);
+    assert.equal(errors.length, 1);
+    assert.ok(errors[0] instanceof TlsHandshakeError);
+    assert.ok(await roundTrip(listener, clientTls()));
+  },
+);
+
 t("listen() and connect() check the tls option", async () => {
   const c = testCerts();
   await assert.rejects(

@@ -18,14 +18,16 @@ await allowLongTests();
 
 const UPGRADES = 3;
 const CONNS = 150;
-const NO_OPENSSL = haveOpenssl() ? false : "needs the openssl command (not found on this machine)";
-// A TLS server can stop answering part-way through its hand-offs: the test
-// runs into its time limit intermittently (on Bun 1.4.4 also when run alone,
-// on Deno in a full run). Not understood yet, so issue #12 stays open; the
-// tests stay here, skipped with this reason, until the cause is fixed.
-const SKIP = NO_OPENSSL !== false
-  ? NO_OPENSSL
-  : `skipped on ${current}: a TLS server can stop answering during hand-offs (the test intermittently hangs to its time limit on Bun and Deno; under investigation)`;
+const SKIP = haveOpenssl() ? false : "needs the openssl command (not found on this machine)";
+// Each generation starts a runtime and every client makes a full handshake:
+// on a loaded 2-core machine a run took 40-53 s (Deno, Node), so the
+// hang-catching limit is wider than the harness's 60 s.
+const LIMIT_MS = 150_000;
+if (current === "bun") {
+  const bunTest = "bun:test";
+  const { setDefaultTimeout } = await import(bunTest) as { setDefaultTimeout(ms: number): void };
+  setDefaultTimeout(LIMIT_MS + 10_000);
+}
 
 /** Restarts a TLS inherit_server UPGRADES times under TLS load, from runtimes[0] on. */
 function restartUnderLoad(runtimes: Rt[]): Promise<RestartResult> {
@@ -50,7 +52,7 @@ test(
     assert.equal(r.upgraded, UPGRADES);
     assert.ok(r.generations > 1);
   },
-  { skip: SKIP },
+  { skip: SKIP, limitMs: LIMIT_MS },
 );
 
 const partner = partners()[0];
@@ -65,6 +67,6 @@ if (partner !== undefined) {
       assert.ok(r.conns >= CONNS, `only ${r.conns} connections`);
       assert.equal(r.upgraded, UPGRADES);
     },
-    { skip: SKIP },
+    { skip: SKIP, limitMs: LIMIT_MS },
   );
 }

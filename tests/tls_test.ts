@@ -9,7 +9,9 @@ import {
   ConnectionRefusedError,
   listen,
   type Listener,
+  ListenerClosedError,
   NetError,
+  os,
   runtime,
   startTls,
   startTlsServer,
@@ -309,6 +311,78 @@ t("a client that never finishes its handshake is cut at handshakeTimeout", async
   assert.equal(errors.length, 1);
   assert.ok(await roundTrip(listener, clientTls()));
 });
+
+// The hand-off drain (src/inherit/) stops the listener accepting, then loops
+// `while (pending > 0) await accept()` while the application's own accept()
+// may wait too. Served oldest first, the application took the last conn and
+// the drain waited for ever: the TLS hand-off hang of issue #12.
+t(
+  "a stopped TLS listener serves the newest accept() first, so a drain never waits for ever",
+  async () => {
+    const listener = await listen({ hostname: HOST, port: 0, tls: serverTls() });
+    try {
+      const older = listener.accept(); // the application's accept loop
+      const olderSettled = older.then(() => "conn", (err) => err);
+      // A client whose TCP connect is done and whose handshake has not begun.
+      await using plain = await connect({ hostname: HOST, port: portOf(listener) });
+      for (let i = 0; i < 500 && listener.pending === 0; i++) await delay(10);
+      assert.equal(listener.pending, 1);
+      assert.equal(os.stopAccepting(listener), true);
+      const drained = listener.accept(); // the drain, waiting for that handshake
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const hang = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error("the drain's accept() was never served")),
+          20_000,
+        );
+      });
+      const [client, conn] = await Promise.race([
+        Promise.all([startTls(plain, clientTls()), drained]),
+        hang,
+      ]).finally(() => clearTimeout(timer));
+      try {
+        assert.equal(listener.pending, 0);
+        const served = echo(conn);
+        await client.write(bytes("ping"));
+        await client.closeWrite();
+        assert.equal(text(await readAll(client)), "ping");
+        await served;
+      } finally {
+        client.close();
+        conn.close();
+      }
+      await listener.close();
+      const err = await olderSettled;
+      assert.ok(err instanceof ListenerClosedError, String(err));
+    } finally {
+      await listener.close();
+    }
+  },
+);
+
+t(
+  "a client that never begins its handshake is cut by the default handshakeTimeout (10 s)",
+  async () => {
+    const errors: Error[] = [];
+    await using listener = await listen({
+      hostname: HOST,
+      port: 0,
+      tls: serverTls({ onHandshakeError: (e) => errors.push(e) }),
+    });
+    await using silent = await connect({ hostname: HOST, port: portOf(listener) });
+    // Bounded well past the default: a missing timeout fails here, not at the harness limit.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const end = await Promise.race([
+      readAll(silent).then((b) => b.byteLength, (err) => err),
+      new Promise((r) => timer = setTimeout(() => r("still open after 40 s"), 40_000)),
+    ]).finally(() => clearTimeout(timer));
+    assert.ok(end === 0 || end instanceof NetError, String(end));
+    for (let i = 0; i < 200 && errors.length === 0; i++) await delay(10);
+    assert.equal(errors.length, 1);
+    assert.ok(errors[0] instanceof TlsHandshakeError);
+    assert.ok(await roundTrip(listener, clientTls()));
+  },
+);
 
 t("listen() and connect() check the tls option", async () => {
   const c = testCerts();

@@ -13,8 +13,9 @@ import { mapError, tlsErrorCode } from "./_map_error.ts";
 import { NodeConn } from "./_node_net.ts";
 import { HOST } from "./_host.ts";
 import { procListenerFd } from "./_proc_fd.ts";
-import { TlsHandshakeError } from "./errors.ts";
+import { ListenerClosedError, TlsHandshakeError } from "./errors.ts";
 import type {
+  AbortOptions,
   Addr,
   Conn,
   ConnectOptions,
@@ -203,6 +204,73 @@ function rawOf(socket: tls.TLSSocket): unknown {
   return (socket as unknown as { _parent?: unknown })._parent ?? socket;
 }
 
+/** An accept() waiting in {@linkcode HandoffWaiters}. */
+interface HandoffWaiter {
+  resolve(conn: Conn): void;
+  reject(err: unknown): void;
+  cleanup(): void;
+}
+
+/**
+ * The accept() calls made while a TLS listener has stopped accepting to hand
+ * its socket over, served newest first. The drain that hands the socket over
+ * (src/inherit/) loops `while (pending > 0) await accept()` while the
+ * application's own accept() loop may wait too; `pending` counts handshakes
+ * in progress, so in FIFO order the application's older accept() could take
+ * the last conn and leave the drain's waiting for ever (the TLS hand-off
+ * hang of issue #12). Newest first, the drain's accept() (always the latest:
+ * it calls again at once) is served, and the older ones wait for close().
+ */
+export class HandoffWaiters {
+  readonly #stack: HandoffWaiter[] = [];
+
+  /** Waits for a conn handed to {@linkcode deliver}, an error, or `signal`. */
+  wait(signal: AbortSignal | undefined): Promise<Conn> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<Conn>((resolve, reject) => {
+      const onAbort = () => {
+        const i = this.#stack.indexOf(waiter);
+        if (i >= 0) this.#stack.splice(i, 1);
+        reject(signal!.reason);
+      };
+      const waiter: HandoffWaiter = {
+        resolve,
+        reject,
+        cleanup: () => signal?.removeEventListener("abort", onAbort),
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#stack.push(waiter);
+    });
+  }
+
+  /** Gives `conn` to the newest waiter; `false` when none waits. */
+  deliver(conn: Conn): boolean {
+    const waiter = this.#stack.pop();
+    if (waiter === undefined) return false;
+    waiter.cleanup();
+    waiter.resolve(conn);
+    return true;
+  }
+
+  /** Fails the newest waiter (a handshake ended without a conn); `false` when none waits. */
+  fail(err: unknown): boolean {
+    const waiter = this.#stack.pop();
+    if (waiter === undefined) return false;
+    waiter.cleanup();
+    waiter.reject(err);
+    return true;
+  }
+
+  /** The listener closed: every waiter gets ListenerClosedError. */
+  close(): void {
+    const err = new ListenerClosedError("Cannot accept: the listener is closed");
+    for (const waiter of this.#stack.splice(0)) {
+      waiter.cleanup();
+      waiter.reject(err);
+    }
+  }
+}
+
 /**
  * A {@linkcode Listener} over a `tls.Server`: accept() hands out conns whose
  * handshake is done; failed handshakes never reach it. `pending` counts the
@@ -216,6 +284,7 @@ export class TlsListener extends BaseListener {
   #fd: number | undefined;
   #handshakeErrors = 0;
   readonly #handshaking = new Set<unknown>();
+  readonly #handoff = new HandoffWaiters();
   #stopped = false;
 
   constructor(
@@ -238,7 +307,8 @@ export class TlsListener extends BaseListener {
     });
     server.on("secureConnection", (socket: tls.TLSSocket) => {
       this.#handshaking.delete(rawOf(socket));
-      this._deliver(new TlsConn(socket, unix));
+      const conn = new TlsConn(socket, unix);
+      if (!this.#stopped || this.closed || !this.#handoff.deliver(conn)) this._deliver(conn);
     });
     server.on("tlsClientError", (err: Error, socket: tls.TLSSocket) => {
       this.#handshakeErrors++;
@@ -258,11 +328,20 @@ export class TlsListener extends BaseListener {
   #settled(raw: unknown, err?: TlsHandshakeError): void {
     if (!this.#handshaking.delete(raw)) return;
     if (!this.#stopped || this.closed) return;
-    // Stopped (handing over): an accept() waiting for this handshake gets
-    // a TlsHandshakeError instead of waiting forever.
-    this._fail(
+    // Stopped (handing over): the newest accept() waiting for a handshake
+    // gets a TlsHandshakeError instead of waiting forever.
+    this.#handoff.fail(
       err ?? new TlsHandshakeError("Cannot accept: the client left during the TLS handshake"),
     );
+  }
+
+  /**
+   * Once stopped, an accept() that finds nothing queued waits newest first
+   * for the handshakes in progress (see {@linkcode HandoffWaiters}).
+   */
+  override accept(options?: AbortOptions): Promise<Conn> {
+    if (!this.#stopped || this.closed || (super.pending ?? 0) > 0) return super.accept(options);
+    return this.#handoff.wait(options?.signal);
   }
 
   /**
@@ -291,6 +370,7 @@ export class TlsListener extends BaseListener {
 
   protected _close(): void {
     this.#handshaking.clear();
+    this.#handoff.close();
     if (this.native.listening) this.native.close();
   }
 }

@@ -9,10 +9,18 @@ import { ChunkQueue } from "./_chunk_queue.ts";
 import { ClosedError } from "./errors.ts";
 import { mapError } from "./_map_error.ts";
 import { listenNodeNet } from "./_node_net.ts";
-import { connectTls, HANDSHAKE_TIMEOUT_MS, listenTls, pemText, validateTlsListen } from "./_tls.ts";
+import {
+  connectTls,
+  HandoffWaiters,
+  HANDSHAKE_TIMEOUT_MS,
+  listenTls,
+  pemText,
+  validateTlsListen,
+} from "./_tls.ts";
 import { TlsHandshakeError } from "./errors.ts";
 import { validateConnect, validateListen } from "./_validate.ts";
 import type {
+  AbortOptions,
   Addr,
   Conn,
   ConnectOptions,
@@ -305,6 +313,7 @@ export class BunTlsListener extends BunListener {
   readonly #timeoutMs: number;
   readonly #onHandshakeError: ((err: Error) => void) | undefined;
   readonly #handshaking = new Map<BunSocketLike, ReturnType<typeof setTimeout>>();
+  readonly #handoff = new HandoffWaiters();
   #handshakeErrors = 0;
   #stopped = false;
 
@@ -340,7 +349,14 @@ export class BunTlsListener extends BunListener {
       );
       return;
     }
-    this._deliver(new BunTlsConn(socket, this.unixPaths));
+    const conn = new BunTlsConn(socket, this.unixPaths);
+    if (!this.#stopped || this.closed || !this.#handoff.deliver(conn)) this._deliver(conn);
+  }
+
+  /** Once stopped, accept() waits newest first for the handshakes in progress (see HandoffWaiters). */
+  override accept(options?: AbortOptions): Promise<Conn> {
+    if (!this.#stopped || this.closed || (super.pending ?? 0) > 0) return super.accept(options);
+    return this.#handoff.wait(options?.signal);
   }
 
   /** @internal A socket closed before it had a conn. */
@@ -363,7 +379,7 @@ export class BunTlsListener extends BunListener {
 
   /** Stopped (handing over): an accept() waiting for a handshake that ended without a conn fails. */
   #stoppedFail(err: TlsHandshakeError): void {
-    if (this.#stopped && !this.closed) this._fail(err);
+    if (this.#stopped && !this.closed) this.#handoff.fail(err);
   }
 
   #settle(socket: BunSocketLike): boolean {
@@ -399,6 +415,7 @@ export class BunTlsListener extends BunListener {
       else socket.end();
     }
     this.#handshaking.clear();
+    this.#handoff.close();
     super._close();
   }
 }

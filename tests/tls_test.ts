@@ -11,7 +11,6 @@ import {
   type Listener,
   ListenerClosedError,
   NetError,
-  os,
   runtime,
   startTls,
   startTlsServer,
@@ -19,6 +18,7 @@ import {
   TlsHandshakeError,
   type TlsListenOptions,
 } from "../src/runtime/mod.ts";
+import { os } from "../src/runtime/_internal.ts";
 import { useRuntime } from "../src/runtime/testing.ts";
 import { wrap } from "../src/graceful/mod.ts";
 import { listenBuffer } from "../src/listenbuffer/mod.ts";

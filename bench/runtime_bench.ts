@@ -3,22 +3,29 @@
 //   node npm/esm/bench/runtime_bench.js     (after node scripts/build_npm.mjs)
 // Echo (64-byte ping-pong, 100 conns) and accept rate (connect, 1 byte, echo,
 // close), each served by a child process on this runtime, driven by one Bun
-// native load client. Native and adapter rounds alternate; the table shows
-// the median of each and the ratio adapter / native (target >= 0.95).
+// native load client. Server kinds: the runtime's own API ("native"), netkit's
+// listen() ("adapter") and graceful's wrap(listen()) ("wrap"). Kinds rotate
+// round by round; the table shows the median of each and the ratio of each
+// to native (target >= 0.95).
+//   <runtime> bench/runtime_bench.ts [rounds] [seconds]
 // Not library code: it may use Deno.*, Bun.* and node:* directly.
 // deno-lint-ignore-file no-explicit-any
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { wrap } from "../src/graceful/mod.ts";
 import { listen, runtime } from "../src/runtime/mod.ts";
 import { repoRoot, serveEcho, serveNative } from "./_servers.ts";
 
 const g = globalThis as any;
 const args: string[] = g.process.argv.slice(2);
 
-async function serveAdapter(): Promise<number> {
+type Kind = "native" | "adapter" | "wrap";
+const KINDS: Kind[] = ["native", "adapter", "wrap"];
+
+async function serveAdapter(wrapped: boolean): Promise<number> {
   const listener = await listen({ hostname: "127.0.0.1", port: 0 });
-  serveEcho(listener);
+  serveEcho(wrapped ? wrap(listener) : listener);
   return listener.addr.transport === "tcp" ? listener.addr.port : 0;
 }
 
@@ -42,7 +49,7 @@ function run(cmd: string, argv: string[], onLine?: (line: string) => void): Prom
   });
 }
 
-async function round(kind: "native" | "adapter", test: "echo" | "accept"): Promise<number> {
+async function round(kind: Kind, test: "echo" | "accept", seconds: number): Promise<number> {
   const [cmd, argv] = selfCommand(["server", kind]);
   const server = spawn(cmd, argv, { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<number>((resolve, reject) => {
@@ -57,7 +64,7 @@ async function round(kind: "native" | "adapter", test: "echo" | "accept"): Promi
     const bun = join(repoRoot(import.meta.url), "scripts/node_modules/.bin/bun");
     const client = join(repoRoot(import.meta.url), "bench/_load_client.ts");
     const n = test === "echo" ? 100 : 50;
-    const out = await run(bun, [client, test, String(port), String(n), "3"]);
+    const out = await run(bun, [client, test, String(port), String(n), String(seconds)]);
     const m = /RESULT (\d+)/.exec(out);
     return m ? Number(m[1]) : NaN;
   } finally {
@@ -71,34 +78,37 @@ function median(xs: number[]): number {
 }
 
 if (args[0] === "server") {
-  const port = args[1] === "native" ? await serveNative() : await serveAdapter();
+  const kind = args[1] as Kind;
+  const port = kind === "native" ? await serveNative() : await serveAdapter(kind === "wrap");
   console.log(`PORT ${port}`);
   // Optional lifetime (for profiling runs): `server <kind> <seconds>`.
   if (args[2]) setTimeout(() => g.process.exit(0), Number(args[2]) * 1000);
 } else {
   const rounds = Number(args[0] ?? 3);
+  const seconds = Number(args[1] ?? 3);
   const rows: string[] = [];
   for (const test of ["echo", "accept"] as const) {
-    const res: Record<string, number[]> = { native: [], adapter: [] };
+    const res: Record<Kind, number[]> = { native: [], adapter: [], wrap: [] };
     for (let i = 0; i < rounds; i++) {
-      const order: ("native" | "adapter")[] = i % 2 === 0
-        ? ["native", "adapter"]
-        : ["adapter", "native"];
-      for (const kind of order) {
-        res[kind].push(await round(kind, test));
-      }
+      // Rotate the order so no kind always runs first (or last).
+      const order = KINDS.map((_, j) => KINDS[(i + j) % KINDS.length]);
+      for (const kind of order) res[kind].push(await round(kind, test, seconds));
     }
     const nat = median(res.native);
-    const ada = median(res.adapter);
-    rows.push(
-      `| ${runtime.name} | ${
-        test === "echo" ? "echo msgs/s" : "accept conns/s"
-      } | ${nat} | ${ada} | ${(ada / nat).toFixed(3)} |`,
-    );
+    const label = test === "echo" ? "echo msgs/s" : "accept conns/s";
+    for (const kind of ["adapter", "wrap"] as const) {
+      const m = median(res[kind]);
+      const who = kind === "wrap" ? "wrap(listen())" : "listen()";
+      rows.push(
+        `| ${runtime.name} | ${label} | ${who} | ${nat} | ${m} | ${(m / nat).toFixed(3)} |`,
+      );
+    }
     console.error(
-      `${runtime.name} ${test}: native ${res.native.join(",")} adapter ${res.adapter.join(",")}`,
+      `${runtime.name} ${test}: ` + KINDS.map((k) => `${k} ${res[k].join(",")}`).join(" "),
     );
   }
-  console.log("| runtime | test | native | adapter | ratio |\n|---|---|---|---|---|");
+  console.log(
+    "| runtime | test | server | native | netkit | ratio |\n|---|---|---|---|---|---|",
+  );
   for (const r of rows) console.log(r);
 }

@@ -1,7 +1,7 @@
 // Load client for bench/runtime_bench.ts, always run on Bun (its native
 // client is the fastest here, so the server under test is the bottleneck).
-//   bun bench/_load_client.ts echo   <port> <conns> <seconds>  → "RESULT <msgs/s>"
-//   bun bench/_load_client.ts accept <port> <loops> <seconds>  → "RESULT <conns/s>"
+//   bun bench/_load_client.ts echo   <port> <conns> <seconds>  → "RESULT <msgs/s> <total>"
+//   bun bench/_load_client.ts accept <port> <loops> <seconds>  → "RESULT <conns/s> <total>"
 // Not library code: it may use Bun.* directly.
 // deno-lint-ignore-file no-explicit-any
 export {};
@@ -12,9 +12,11 @@ const n = Number(nArg);
 const ms = Number(secArg) * 1000;
 const warmupMs = 500;
 
-async function echo(): Promise<number> {
+// Each returns [rate over the counted window, total over the whole run].
+async function echo(): Promise<[number, number]> {
   const msg = new Uint8Array(64).fill(97);
   let count = 0;
+  let total = 0;
   let counting = false;
   let stop = false;
   const sockets: any[] = [];
@@ -28,6 +30,7 @@ async function echo(): Promise<number> {
           got += d.length;
           while (got >= 64) {
             got -= 64;
+            total++;
             if (counting) count++;
             if (!stop) sock.write(msg);
           }
@@ -46,10 +49,10 @@ async function echo(): Promise<number> {
   counting = false;
   stop = true;
   for (const s of sockets) s.terminate();
-  return count / (ms / 1000);
+  return [count / (ms / 1000), total];
 }
 
-async function accept(): Promise<number> {
+async function accept(): Promise<[number, number]> {
   let count = 0;
   const end = Date.now() + ms;
   const one = () =>
@@ -81,8 +84,8 @@ async function accept(): Promise<number> {
   await Promise.all(Array.from({ length: n }, async () => {
     while (Date.now() < end) await one();
   }));
-  return count / (ms / 1000);
+  return [count / (ms / 1000), count];
 }
 
-const result = mode === "echo" ? await echo() : await accept();
-console.log(`RESULT ${Math.round(result)}`);
+const [rate, total] = mode === "echo" ? await echo() : await accept();
+console.log(`RESULT ${Math.round(rate)} ${total}`);

@@ -6,11 +6,13 @@
 // native load client. Server kinds: the runtime's own API ("native"), netkit's
 // listen() ("adapter") and graceful's wrap(listen()) ("wrap"). Kinds rotate
 // round by round; the table shows the median of each and the ratio of each
-// to native (target >= 0.95).
+// to native (target >= 0.95): in rate, and in server CPU per message or conn
+// (native ÷ netkit, from /proc on Linux; steadier on a loaded machine).
 //   <runtime> bench/runtime_bench.ts [rounds] [seconds]
 // Not library code: it may use Deno.*, Bun.* and node:* directly.
 // deno-lint-ignore-file no-explicit-any
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { wrap } from "../src/graceful/mod.ts";
@@ -35,6 +37,17 @@ function selfCommand(extra: string[]): [string, string[]] {
   return [g.process.execPath, [script, ...extra]];
 }
 
+/** A process's user + system CPU time in ms, from /proc (Linux); NaN elsewhere. */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, USER_HZ = 100
+  } catch {
+    return NaN;
+  }
+}
+
 function run(cmd: string, argv: string[], onLine?: (line: string) => void): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "inherit"] });
@@ -49,7 +62,14 @@ function run(cmd: string, argv: string[], onLine?: (line: string) => void): Prom
   });
 }
 
-async function round(kind: Kind, test: "echo" | "accept", seconds: number): Promise<number> {
+interface Sample {
+  /** Messages (echo) or connections (accept) per second. */
+  rate: number;
+  /** Server CPU µs per message or connection, over the client's whole run. */
+  cpu: number;
+}
+
+async function round(kind: Kind, test: "echo" | "accept", seconds: number): Promise<Sample> {
   const [cmd, argv] = selfCommand(["server", kind]);
   const server = spawn(cmd, argv, { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<number>((resolve, reject) => {
@@ -64,9 +84,12 @@ async function round(kind: Kind, test: "echo" | "accept", seconds: number): Prom
     const bun = join(repoRoot(import.meta.url), "scripts/node_modules/.bin/bun");
     const client = join(repoRoot(import.meta.url), "bench/_load_client.ts");
     const n = test === "echo" ? 100 : 50;
+    const cpu0 = cpuMs(server.pid);
     const out = await run(bun, [client, test, String(port), String(n), String(seconds)]);
-    const m = /RESULT (\d+)/.exec(out);
-    return m ? Number(m[1]) : NaN;
+    const cpu = cpuMs(server.pid) - cpu0;
+    const m = /RESULT (\d+) (\d+)/.exec(out);
+    if (m === null) return { rate: NaN, cpu: NaN };
+    return { rate: Number(m[1]), cpu: (cpu * 1000) / Number(m[2]) };
   } finally {
     server.kill("SIGKILL");
   }
@@ -88,27 +111,34 @@ if (args[0] === "server") {
   const seconds = Number(args[1] ?? 3);
   const rows: string[] = [];
   for (const test of ["echo", "accept"] as const) {
-    const res: Record<Kind, number[]> = { native: [], adapter: [], wrap: [] };
+    const res: Record<Kind, Sample[]> = { native: [], adapter: [], wrap: [] };
     for (let i = 0; i < rounds; i++) {
       // Rotate the order so no kind always runs first (or last).
       const order = KINDS.map((_, j) => KINDS[(i + j) % KINDS.length]);
       for (const kind of order) res[kind].push(await round(kind, test, seconds));
     }
-    const nat = median(res.native);
+    const rate = (k: Kind) => median(res[k].map((x) => x.rate));
+    const cpu = (k: Kind) => median(res[k].map((x) => x.cpu));
     const label = test === "echo" ? "echo msgs/s" : "accept conns/s";
     for (const kind of ["adapter", "wrap"] as const) {
-      const m = median(res[kind]);
       const who = kind === "wrap" ? "wrap(listen())" : "listen()";
       rows.push(
-        `| ${runtime.name} | ${label} | ${who} | ${nat} | ${m} | ${(m / nat).toFixed(3)} |`,
+        `| ${runtime.name} | ${label} | ${who} | ${rate("native")} | ${rate(kind)} | ${
+          (rate(kind) / rate("native")).toFixed(3)
+        } | ${cpu("native").toFixed(1)} | ${cpu(kind).toFixed(1)} | ${
+          (cpu("native") / cpu(kind)).toFixed(3)
+        } |`,
       );
     }
     console.error(
-      `${runtime.name} ${test}: ` + KINDS.map((k) => `${k} ${res[k].join(",")}`).join(" "),
+      `${runtime.name} ${test}: ` +
+        KINDS.map((k) => `${k} ${res[k].map((x) => `${x.rate}/${x.cpu.toFixed(1)}µs`).join(",")}`)
+          .join(" "),
     );
   }
   console.log(
-    "| runtime | test | server | native | netkit | ratio |\n|---|---|---|---|---|---|",
+    "| runtime | test | server | native /s | netkit /s | ratio | native CPU µs | netkit CPU µs | CPU ratio |\n" +
+      "|---|---|---|---|---|---|---|---|---|",
   );
   for (const r of rows) console.log(r);
 }

@@ -2,18 +2,22 @@
 // client is the fastest here, so the server under test is the bottleneck).
 //   bun bench/_load_client.ts echo   <port> <conns> <seconds>  → "RESULT <msgs/s> <total>"
 //   bun bench/_load_client.ts accept <port> <loops> <seconds>  → "RESULT <conns/s> <total>"
+// `<port>` may be a comma-separated list: the servers are then loaded at the
+// same time, `<conns>` (or `<loops>`) each, and one RESULT line is printed
+// per port, in order. Servers loaded together meet the same machine load, so
+// their ratio is steadier than that of servers loaded one after the other.
 // Not library code: it may use Bun.* directly.
 // deno-lint-ignore-file no-explicit-any
 export {};
 const B = (globalThis as any).Bun;
 const [mode, portArg, nArg, secArg] = (globalThis as any).process.argv.slice(2);
-const port = Number(portArg);
+const ports = String(portArg).split(",").map(Number);
 const n = Number(nArg);
 const ms = Number(secArg) * 1000;
 const warmupMs = 500;
 
 // Each returns [rate over the counted window, total over the whole run].
-async function echo(): Promise<[number, number]> {
+async function echo(port: number): Promise<[number, number]> {
   const msg = new Uint8Array(64).fill(97);
   let count = 0;
   let total = 0;
@@ -52,7 +56,7 @@ async function echo(): Promise<[number, number]> {
   return [count / (ms / 1000), total];
 }
 
-async function accept(): Promise<[number, number]> {
+async function accept(port: number): Promise<[number, number]> {
   let count = 0;
   const end = Date.now() + ms;
   const one = () =>
@@ -87,5 +91,5 @@ async function accept(): Promise<[number, number]> {
   return [count / (ms / 1000), count];
 }
 
-const [rate, total] = mode === "echo" ? await echo() : await accept();
-console.log(`RESULT ${Math.round(rate)} ${total}`);
+const results = await Promise.all(ports.map((p) => mode === "echo" ? echo(p) : accept(p)));
+for (const [rate, total] of results) console.log(`RESULT ${Math.round(rate)} ${total}`);

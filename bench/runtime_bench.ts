@@ -1,13 +1,15 @@
 // Benchmark: the runtime adapter against the runtime's own API, same run.
 //   deno run -A bench/runtime_bench.ts      bun bench/runtime_bench.ts
 //   node npm/esm/bench/runtime_bench.js     (after node scripts/build_npm.mjs)
-// Echo (64-byte ping-pong, 100 conns) and accept rate (connect, 1 byte, echo,
-// close), each served by a child process on this runtime, driven by one Bun
-// native load client. Server kinds: the runtime's own API ("native"), netkit's
-// listen() ("adapter") and graceful's wrap(listen()) ("wrap"). Kinds rotate
-// round by round; the table shows the median of each and the ratio of each
-// to native (target >= 0.95): in rate, and in server CPU per message or conn
-// (native ÷ netkit, from /proc on Linux; steadier on a loaded machine).
+// Echo (64-byte ping-pong, 50 conns per server) and accept rate (25 loops of
+// connect, 1 byte, echo, close per server), each server a child process on
+// this runtime. Server kinds: the runtime's own API ("native"), netkit's
+// listen() ("adapter") and graceful's wrap(listen()) ("wrap"). In each round
+// the three run side by side, loaded at the same time by one Bun native load
+// client, so they meet the same machine load. The table shows the median
+// rates, and the median over rounds of each round's ratio to native (target
+// >= 0.95): in rate, and in server CPU per message or conn (native ÷ netkit,
+// from /proc on Linux).
 //   <runtime> bench/runtime_bench.ts [rounds] [seconds]
 // Not library code: it may use Deno.*, Bun.* and node:* directly.
 // deno-lint-ignore-file no-explicit-any
@@ -69,29 +71,47 @@ interface Sample {
   cpu: number;
 }
 
-async function round(kind: Kind, test: "echo" | "accept", seconds: number): Promise<Sample> {
+/** Starts a server of `kind` in a child process; resolves with it and its port. */
+function startServer(kind: Kind): Promise<[ReturnType<typeof spawn>, number]> {
   const [cmd, argv] = selfCommand(["server", kind]);
   const server = spawn(cmd, argv, { stdio: ["ignore", "pipe", "inherit"] });
-  const port = await new Promise<number>((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     server.stdout!.setEncoding("utf8");
     server.stdout!.on("data", (d: string) => {
       const m = /PORT (\d+)/.exec(d);
-      if (m) resolve(Number(m[1]));
+      if (m) resolve([server, Number(m[1])]);
     });
     server.on("exit", () => reject(new Error("bench server exited")));
   });
+}
+
+/**
+ * One round: every kind's server at once, loaded at the same time by one
+ * client (the same conns or loops each), so all meet the same machine load.
+ */
+async function round(kinds: Kind[], test: "echo" | "accept", seconds: number): Promise<Sample[]> {
+  const servers: ReturnType<typeof spawn>[] = [];
   try {
+    const ports: number[] = [];
+    for (const kind of kinds) {
+      const [server, port] = await startServer(kind);
+      servers.push(server);
+      ports.push(port);
+    }
     const bun = join(repoRoot(import.meta.url), "scripts/node_modules/.bin/bun");
     const client = join(repoRoot(import.meta.url), "bench/_load_client.ts");
-    const n = test === "echo" ? 100 : 50;
-    const cpu0 = cpuMs(server.pid);
-    const out = await run(bun, [client, test, String(port), String(n), String(seconds)]);
-    const cpu = cpuMs(server.pid) - cpu0;
-    const m = /RESULT (\d+) (\d+)/.exec(out);
-    if (m === null) return { rate: NaN, cpu: NaN };
-    return { rate: Number(m[1]), cpu: (cpu * 1000) / Number(m[2]) };
+    const n = test === "echo" ? 50 : 25;
+    const cpu0 = servers.map((s) => cpuMs(s.pid));
+    const out = await run(bun, [client, test, ports.join(","), String(n), String(seconds)]);
+    const cpu = servers.map((s, i) => cpuMs(s.pid) - cpu0[i]);
+    const lines = [...out.matchAll(/RESULT (\d+) (\d+)/g)];
+    return kinds.map((_, i) => {
+      const m = lines[i];
+      if (m === undefined) return { rate: NaN, cpu: NaN };
+      return { rate: Number(m[1]), cpu: (cpu[i] * 1000) / Number(m[2]) };
+    });
   } finally {
-    server.kill("SIGKILL");
+    for (const s of servers) s.kill("SIGKILL");
   }
 }
 
@@ -113,10 +133,14 @@ if (args[0] === "server") {
   for (const test of ["echo", "accept"] as const) {
     const res: Record<Kind, Sample[]> = { native: [], adapter: [], wrap: [] };
     for (let i = 0; i < rounds; i++) {
-      // Rotate the order so no kind always runs first (or last).
+      // Rotate the start order (and the order of the client's ports).
       const order = KINDS.map((_, j) => KINDS[(i + j) % KINDS.length]);
-      for (const kind of order) res[kind].push(await round(kind, test, seconds));
+      const got = await round(order, test, seconds);
+      order.forEach((kind, j) => res[kind].push(got[j]));
     }
+    // The median over rounds of each round's own ratio (its servers ran together).
+    const ratio = (k: Kind, f: (s: Sample, n: Sample) => number) =>
+      median(res[k].map((s, i) => f(s, res.native[i])));
     const rate = (k: Kind) => median(res[k].map((x) => x.rate));
     const cpu = (k: Kind) => median(res[k].map((x) => x.cpu));
     const label = test === "echo" ? "echo msgs/s" : "accept conns/s";
@@ -124,9 +148,9 @@ if (args[0] === "server") {
       const who = kind === "wrap" ? "wrap(listen())" : "listen()";
       rows.push(
         `| ${runtime.name} | ${label} | ${who} | ${rate("native")} | ${rate(kind)} | ${
-          (rate(kind) / rate("native")).toFixed(3)
+          ratio(kind, (s, n) => s.rate / n.rate).toFixed(3)
         } | ${cpu("native").toFixed(1)} | ${cpu(kind).toFixed(1)} | ${
-          (cpu("native") / cpu(kind)).toFixed(3)
+          ratio(kind, (s, n) => n.cpu / s.cpu).toFixed(3)
         } |`,
       );
     }

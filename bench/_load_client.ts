@@ -1,7 +1,7 @@
 // Load client for bench/runtime_bench.ts, always run on Bun (its native
 // client is the fastest here, so the server under test is the bottleneck).
-//   bun bench/_load_client.ts echo   <port> <conns> <seconds>  → "RESULT <msgs/s> <total>"
-//   bun bench/_load_client.ts accept <port> <loops> <seconds>  → "RESULT <conns/s> <total>"
+//   bun bench/_load_client.ts echo   <port> <conns> <seconds>  → "RESULT <msgs/s> <counted>"
+//   bun bench/_load_client.ts accept <port> <loops> <seconds>  → "RESULT <conns/s> <counted>"
 // `<port>` may be a comma-separated list: the servers are then loaded at the
 // same time, `<conns>` (or `<loops>`) each, and one RESULT line is printed
 // per port, in order. Servers loaded together meet the same machine load, so
@@ -14,28 +14,29 @@ const [mode, portArg, nArg, secArg] = (globalThis as any).process.argv.slice(2);
 const ports = String(portArg).split(",").map(Number);
 const n = Number(nArg);
 const ms = Number(secArg) * 1000;
-const warmupMs = 500;
+const warmupMs = 1000;
 
-// Each returns [rate over the counted window, total over the whole run].
-async function echo(port: number): Promise<[number, number]> {
+// One counting window for every port: warm-up (the servers' JIT tiers up),
+// then "START", `<seconds>` counted, then "END" (the bench reads the servers'
+// CPU time at START and END), then one "RESULT <ops/s> <ops counted>" per port.
+let counting = false;
+let stop = false;
+const counts = ports.map(() => 0);
+
+async function echo(i: number): Promise<void> {
   const msg = new Uint8Array(64).fill(97);
-  let count = 0;
-  let total = 0;
-  let counting = false;
-  let stop = false;
   const sockets: any[] = [];
   await Promise.all(Array.from({ length: n }, async () => {
     let got = 0;
     const s = await B.connect({
       hostname: "127.0.0.1",
-      port,
+      port: ports[i],
       socket: {
         data(sock: any, d: Uint8Array) {
           got += d.length;
           while (got >= 64) {
             got -= 64;
-            total++;
-            if (counting) count++;
+            if (counting) counts[i]++;
             if (!stop) sock.write(msg);
           }
         },
@@ -47,29 +48,22 @@ async function echo(port: number): Promise<[number, number]> {
     sockets.push(s);
   }));
   for (const s of sockets) s.write(msg);
-  await B.sleep(warmupMs);
-  counting = true;
-  await B.sleep(ms);
-  counting = false;
-  stop = true;
+  while (!stop) await B.sleep(50);
   for (const s of sockets) s.terminate();
-  return [count / (ms / 1000), total];
 }
 
-async function accept(port: number): Promise<[number, number]> {
-  let count = 0;
-  const end = Date.now() + ms;
+async function accept(i: number): Promise<void> {
   const one = () =>
     new Promise<void>((resolve) => {
       B.connect({
         hostname: "127.0.0.1",
-        port,
+        port: ports[i],
         socket: {
           open(s: any) {
             s.write("x");
           },
           data(s: any) {
-            count++;
+            if (counting) counts[i]++;
             s.terminate(); // RST: no TIME_WAIT pile-up
             resolve();
           },
@@ -86,10 +80,17 @@ async function accept(port: number): Promise<[number, number]> {
       }).catch(() => resolve());
     });
   await Promise.all(Array.from({ length: n }, async () => {
-    while (Date.now() < end) await one();
+    while (!stop) await one();
   }));
-  return [count / (ms / 1000), count];
 }
 
-const results = await Promise.all(ports.map((p) => mode === "echo" ? echo(p) : accept(p)));
-for (const [rate, total] of results) console.log(`RESULT ${Math.round(rate)} ${total}`);
+const work = Promise.all(ports.map((_, i) => mode === "echo" ? echo(i) : accept(i)));
+await B.sleep(warmupMs);
+counting = true;
+console.log("START");
+await B.sleep(ms);
+counting = false;
+console.log("END");
+stop = true;
+await work;
+for (const c of counts) console.log(`RESULT ${Math.round(c / (ms / 1000))} ${c}`);

@@ -9,7 +9,7 @@
 // client, so they meet the same machine load. The table shows the median
 // rates, and the median over rounds of each round's ratio to native (target
 // >= 0.95): in rate, and in server CPU per message or conn (native ÷ netkit,
-// from /proc on Linux).
+// from /proc on Linux), both over the counted window after a 1 s warm-up.
 //   <runtime> bench/runtime_bench.ts [rounds] [seconds]
 // Not library code: it may use Deno.*, Bun.* and node:* directly.
 // deno-lint-ignore-file no-explicit-any
@@ -67,7 +67,7 @@ function run(cmd: string, argv: string[], onLine?: (line: string) => void): Prom
 interface Sample {
   /** Messages (echo) or connections (accept) per second. */
   rate: number;
-  /** Server CPU µs per message or connection, over the client's whole run. */
+  /** Server CPU µs per message or connection, over the counted window. */
   cpu: number;
 }
 
@@ -101,9 +101,13 @@ async function round(kinds: Kind[], test: "echo" | "accept", seconds: number): P
     const bun = join(repoRoot(import.meta.url), "scripts/node_modules/.bin/bun");
     const client = join(repoRoot(import.meta.url), "bench/_load_client.ts");
     const n = test === "echo" ? 50 : 25;
-    const cpu0 = servers.map((s) => cpuMs(s.pid));
-    const out = await run(bun, [client, test, ports.join(","), String(n), String(seconds)]);
-    const cpu = servers.map((s, i) => cpuMs(s.pid) - cpu0[i]);
+    // CPU time over the counted window only (after the client's warm-up).
+    let cpu0: number[] = [];
+    let cpu: number[] = servers.map(() => NaN);
+    const out = await run(bun, [client, test, ports.join(","), String(n), String(seconds)], (l) => {
+      if (l === "START") cpu0 = servers.map((s) => cpuMs(s.pid));
+      else if (l === "END") cpu = servers.map((s, i) => cpuMs(s.pid) - cpu0[i]);
+    });
     const lines = [...out.matchAll(/RESULT (\d+) (\d+)/g)];
     return kinds.map((_, i) => {
       const m = lines[i];

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  acceptAll,
   AddrInUseError,
   ClosedError,
   connect,
@@ -505,3 +506,26 @@ for (const adapter of adapters) {
     openFileLimit() < 2000 ? `needs 2000 open files, the limit is ${openFileLimit()}` : undefined,
   );
 }
+
+test("acceptAll() answers overlapping next() calls in order and ends at ListenerClosedError", async () => {
+  let i = 0;
+  const fake = {
+    accept(): Promise<number> {
+      return i < 3
+        ? Promise.resolve(i++)
+        : Promise.reject(new ListenerClosedError("Cannot accept: the listener is closed"));
+    },
+  };
+  const it = acceptAll(fake);
+  const got = await Promise.all([it.next(), it.next(), it.next(), it.next(), it.next()]);
+  assert.deepEqual(got.map((r) => r.done ? "done" : r.value), [0, 1, 2, "done", "done"]);
+  const failing = acceptAll({ accept: () => Promise.reject(new Error("boom")) });
+  await assert.rejects(failing.next(), /boom/);
+  assert.deepEqual(await failing.next(), { done: true, value: undefined });
+  const throwing = acceptAll<number>({
+    accept(): Promise<number> {
+      throw new Error("sync");
+    },
+  });
+  await assert.rejects(throwing.next(), /sync/);
+});

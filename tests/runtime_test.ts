@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import {
+  acceptAll,
   AddrInUseError,
   ClosedError,
   connect,
@@ -28,6 +29,7 @@ import {
   readExactly,
   startFixture,
   tempDir,
+  test,
   text,
 } from "./_harness.ts";
 
@@ -460,4 +462,27 @@ forEachAdapter((t, adapter) => {
     },
     openFileLimit() < 2000 ? `needs 2000 open files, the limit is ${openFileLimit()}` : undefined,
   );
+});
+
+test("acceptAll() answers overlapping next() calls in order and ends at ListenerClosedError", async () => {
+  let i = 0;
+  const fake = {
+    accept(): Promise<number> {
+      return i < 3
+        ? Promise.resolve(i++)
+        : Promise.reject(new ListenerClosedError("Cannot accept: the listener is closed"));
+    },
+  };
+  const it = acceptAll(fake);
+  const got = await Promise.all([it.next(), it.next(), it.next(), it.next(), it.next()]);
+  assert.deepEqual(got.map((r) => r.done ? "done" : r.value), [0, 1, 2, "done", "done"]);
+  const failing = acceptAll({ accept: () => Promise.reject(new Error("boom")) });
+  await assert.rejects(failing.next(), /boom/);
+  assert.deepEqual(await failing.next(), { done: true, value: undefined });
+  const throwing = acceptAll<number>({
+    accept(): Promise<number> {
+      throw new Error("sync");
+    },
+  });
+  await assert.rejects(throwing.next(), /sync/);
 });

@@ -2,7 +2,8 @@
 // lazy web streams, leak accounting). Runtime-free: subclasses supply the I/O.
 import { readableOf, writableOf } from "./conn_streams.ts";
 import { ClosedError } from "./errors.ts";
-import { DeadlineClock, type Fail } from "./_deadline.ts";
+import type { ChunkQueue } from "./_chunk_queue.ts";
+import { type Cuttable, DeadlineClock } from "./_deadline.ts";
 import { mapError } from "./_map_error.ts";
 import { opened, released } from "./_resources.ts";
 import type {
@@ -21,13 +22,6 @@ import type {
  */
 export interface OpToken {
   cancelled: boolean;
-  /**
-   * Set by a subclass whose read settles its own promise: failing it
-   * rejects that promise at once (deadline, close), so no wrapper is needed.
-   */
-  fail?: Fail;
-  /** Set by the base: the subclass calls it once its own promise settles. */
-  settled?: () => void;
 }
 
 function noop(): void {}
@@ -59,13 +53,30 @@ export abstract class BaseConn implements Conn {
   #readFire: ((state: ReadReadiness) => void) | undefined;
   #writeWatch: ((state: WriteReadiness) => void) | null = null;
   #writeFailed = false;
+  /**
+   * Set by push-based adapters (node:net, Bun): reads are served from this
+   * queue, which settles them itself, so `_read` is never called.
+   */
+  protected _queue: ChunkQueue | undefined = undefined;
 
   constructor() {
     opened("conns");
   }
 
-  /** Reads into `buf`; resolves with the count or `null` at EOF. */
-  protected abstract _read(buf: Uint8Array, token: OpToken): Promise<number | null>;
+  /**
+   * A read that settles itself, registered with `clock` (see PendingRead),
+   * or `undefined` to go through `_read` (and a guard) instead.
+   */
+  protected _readDirect(
+    _buf: Uint8Array,
+    _clock: DeadlineClock,
+  ): Promise<number | null> | undefined {
+    return undefined;
+  }
+  /** Reads into `buf`; resolves with the count or `null` at EOF (unless `_queue` is set). */
+  protected _read(_buf: Uint8Array, _token: OpToken): Promise<number | null> {
+    return Promise.reject(new TypeError("Cannot read: this connection has no reader"));
+  }
   /**
    * Writes all of `bytes` (possibly none, after a partial `_tryWrite`),
    * then waits until the runtime can take more.
@@ -121,14 +132,13 @@ export abstract class BaseConn implements Conn {
     }
     const clock = this.#readClock;
     if (clock.expired) return Promise.reject(clock.error());
+    // A queue settles its reads itself, registered with the clock.
+    const queue = this._queue;
+    if (queue !== undefined) return queue.read(buf, clock);
+    const direct = this._readDirect(buf, clock);
+    if (direct !== undefined) return direct;
     const token: OpToken = { cancelled: false };
-    const inner = this._read(buf, token);
-    const fail = token.fail;
-    if (fail === undefined) return this.#guard(clock, token, inner, "read");
-    // The subclass settles `inner` itself and can be failed directly.
-    clock.add(fail);
-    token.settled = () => clock.delete(fail);
-    return inner;
+    return this.#guard(clock, token, this._read(buf, token), "read");
   }
 
   write(bytes: Uint8Array): Promise<number> {
@@ -272,24 +282,26 @@ export abstract class BaseConn implements Conn {
   #guard<T>(clock: DeadlineClock, token: OpToken, inner: Promise<T>, action: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let done = false;
-      const fail: Fail = (err) => {
-        if (done) return;
-        done = true;
-        token.cancelled = true;
-        reject(err);
+      const op: Cuttable = {
+        cut(err) {
+          if (done) return;
+          done = true;
+          token.cancelled = true;
+          reject(err);
+        },
       };
-      clock.add(fail);
+      clock.add(op);
       inner.then(
         (value) => {
           if (done) return;
           done = true;
-          clock.delete(fail);
+          clock.delete(op);
           resolve(value);
         },
         (err) => {
           if (done) return;
           done = true;
-          clock.delete(fail);
+          clock.delete(op);
           reject(
             this.#closeCalled
               ? new ClosedError(`Cannot ${action}: the connection is closed`, { cause: err })

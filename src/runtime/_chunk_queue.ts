@@ -2,7 +2,7 @@
 // 'data' event) into pull-based reads with backpressure: the socket is paused
 // until the first read and whenever more than `highWater` bytes wait unread.
 // Runtime-free: the adapter passes in pause/resume functions.
-import type { OpToken } from "./_base_conn.ts";
+import { type DeadlineClock, PendingRead } from "./_deadline.ts";
 import type { ReadReadiness } from "./types.ts";
 
 /** How many unread bytes a conn buffers before it pauses the socket. */
@@ -19,7 +19,8 @@ export class ChunkQueue {
   #flowing = false;
   #eof = false;
   #error: Error | (() => Error) | null = null;
-  #wake: (() => void)[] = [];
+  /** Reads waiting for data, oldest first. */
+  #readers: PendingRead[] = [];
   // Readiness: called once when a read would not wait (see watch()).
   #watch: ((state: ReadReadiness) => void) | null = null;
 
@@ -104,38 +105,35 @@ export class ChunkQueue {
     fire(state);
   }
 
-  /** Reads into `buf`, waiting for data; `null` at EOF. */
-  read(buf: Uint8Array, token: OpToken): Promise<number | null> {
-    const n = this.#take(buf);
-    if (n !== undefined) return n instanceof Error ? Promise.reject(n) : Promise.resolve(n);
-    return new Promise<number | null>((resolve, reject) => {
-      // Settles its own promise; `token.fail` lets a deadline or close reject it.
-      token.fail = (err) => {
-        if (token.cancelled) return;
-        token.cancelled = true;
-        reject(err);
-      };
-      const retry = () => {
-        if (token.cancelled) return; // the caller was answered: leave the data queued
-        const n = this.#take(buf);
-        if (n === undefined) {
-          this.#wake.push(retry);
-          return;
-        }
-        token.cancelled = true; // settled: a later fail() is a no-op
-        token.settled?.();
-        if (n instanceof Error) reject(n);
-        else resolve(n);
-      };
-      this.#wake.push(retry);
-    });
+  /**
+   * Reads into `buf`; `null` at EOF. Bytes already queued are copied at
+   * once (an already-settled promise); else the read waits, registered with
+   * `clock` so that a deadline or close can cut it.
+   */
+  read(buf: Uint8Array, clock: DeadlineClock): Promise<number | null> {
+    if (this.#readers.length === 0) {
+      const n = this.#take(buf);
+      if (n !== undefined) return n instanceof Error ? Promise.reject(n) : Promise.resolve(n);
+    }
+    const r = new PendingRead(buf, clock, this);
+    this.#readers.push(r);
+    return r.promise;
+  }
+
+  /** Drops a read that was answered otherwise (deadline, close). */
+  forget(r: PendingRead): void {
+    const i = this.#readers.indexOf(r);
+    if (i >= 0) this.#readers.splice(i, 1);
   }
 
   #notify(): void {
-    if (this.#wake.length !== 0) {
-      const wake = this.#wake;
-      this.#wake = [];
-      for (const fn of wake) fn();
+    const readers = this.#readers;
+    while (readers.length !== 0) {
+      const r = readers[0];
+      const n = this.#take(r.buf);
+      if (n === undefined) break;
+      readers.shift();
+      r.settle(n);
     }
     if (this.#watch !== null) this.#fireWatch();
   }

@@ -3,28 +3,17 @@
 // (serving an inherited listening fd). Only src/runtime/ may import this file.
 import * as net from "node:net";
 import { ClosedError } from "./errors.ts";
-import { BaseConn, type OpToken } from "./_base_conn.ts";
+import type { OpToken } from "./_base_conn.ts";
 import { BaseListener, checkBacklog } from "./_base_listener.ts";
-import { ChunkQueue } from "./_chunk_queue.ts";
 import { mapError } from "./_map_error.ts";
 import { procListenerFd } from "./_proc_fd.ts";
-import type {
-  Addr,
-  Conn,
-  ConnectOptions,
-  Listener,
-  ListenOptions,
-  ReadReadiness,
-} from "./types.ts";
+import { boundLocal, connAddrs, QueuedConn, tcpAddr } from "./_queued_conn.ts";
+import type { Addr, Conn, ConnectOptions, Listener, ListenOptions } from "./types.ts";
 
 /** A socket's descriptor through node:net internals, where the runtime has one. */
 function handleFd(handle: unknown): number | undefined {
   const fd = (handle as { fd?: unknown } | null | undefined)?.fd;
   return typeof fd === "number" && fd >= 0 ? fd : undefined;
-}
-
-function tcpAddr(hostname: string | undefined, port: number | undefined): Addr {
-  return { transport: "tcp", hostname: hostname ?? "", port: port ?? 0 };
 }
 
 /**
@@ -39,55 +28,42 @@ function closedForRead(): Error {
 }
 
 /** A {@linkcode Conn} over a `net.Socket`. */
-export class NodeConn extends BaseConn {
+export class NodeConn extends QueuedConn {
   readonly localAddr: Addr;
   readonly remoteAddr: Addr;
   readonly native: net.Socket;
-  readonly #queue: ChunkQueue;
-  #drainWaiters: (() => void)[] = [];
-  #rawError: Error | null = null;
-  #mapped: Error | null = null;
+  #drainHooked = false;
 
-  /** The socket's error as a netkit error, made on first use. */
-  #failure(): Error | null {
-    if (this.#rawError === null) return null;
-    this.#mapped ??= mapError(this.#rawError, "use the connection");
-    return this.#mapped;
-  }
-
-  /** `unix` gives the local and remote paths of a Unix socket. */
-  constructor(socket: net.Socket, unix?: [local: string, remote: string]) {
-    super();
+  /**
+   * `unix` gives the local and remote paths of a Unix socket; `local`, the
+   * local address when the caller knows it (a listener bound to one address:
+   * saves a getsockname per accept).
+   */
+  constructor(socket: net.Socket, unix?: [local: string, remote: string], local?: Addr) {
+    super(() => socket.pause(), () => socket.resume());
     this.native = socket;
-    if (unix !== undefined) {
-      this.localAddr = { transport: "unix", path: unix[0] };
-      this.remoteAddr = { transport: "unix", path: unix[1] };
-    } else {
-      this.localAddr = tcpAddr(socket.localAddress, socket.localPort);
-      this.remoteAddr = tcpAddr(socket.remoteAddress, socket.remotePort);
-    }
+    [this.localAddr, this.remoteAddr] = connAddrs(
+      unix,
+      () => local !== undefined ? { ...local } : tcpAddr(socket.localAddress, socket.localPort),
+      () => tcpAddr(socket.remoteAddress, socket.remotePort),
+    );
     socket.pause();
-    this.#queue = new ChunkQueue(() => socket.pause(), () => socket.resume());
+    // 'drain' is listened to only once a write waits for it (see _write).
     socket.on("data", this.#onData);
     socket.on("end", this.#onEnd);
-    socket.on("drain", this.#onDrain);
     socket.on("error", this.#onError);
     socket.on("close", () => {
-      this.#queue.fail(closedForRead);
-      this.#wakeWriters();
+      this._chunks.fail(closedForRead);
+      this._wakeWriters();
       this._released();
     });
     if (socket.destroyed) this._released();
   }
 
-  readonly #onData = (chunk: Uint8Array): void => this.#queue.push(chunk);
-  readonly #onEnd = (): void => this.#queue.end();
-  readonly #onDrain = (): void => this.#wakeWriters();
-  readonly #onError = (err: Error): void => {
-    this.#rawError = err;
-    this.#queue.fail(() => this.#failure()!);
-    this.#wakeWriters();
-  };
+  readonly #onData = (chunk: Uint8Array): void => this._chunks.push(chunk);
+  readonly #onEnd = (): void => this._chunks.end();
+  readonly #onDrain = (): void => this._wakeWriters();
+  readonly #onError = (err: Error): void => this._onError(err);
 
   /**
    * Hands the socket over (to node:http): stops reading it into the queue.
@@ -96,9 +72,8 @@ export class NodeConn extends BaseConn {
    */
   release(): net.Socket | undefined {
     const socket = this.native;
-    if (this.#queue.size > 0 || this.#queue.ended || this.#rawError !== null || socket.destroyed) {
-      return undefined;
-    }
+    const queue = this._chunks;
+    if (queue.size > 0 || queue.ended || this._failed || socket.destroyed) return undefined;
     socket.removeListener("data", this.#onData);
     socket.removeListener("end", this.#onEnd);
     socket.removeListener("drain", this.#onDrain);
@@ -110,20 +85,9 @@ export class NodeConn extends BaseConn {
     return handleFd((this.native as unknown as { _handle?: unknown })._handle);
   }
 
-  protected _read(buf: Uint8Array, token: OpToken): Promise<number | null> {
-    return this.#queue.read(buf, token);
-  }
-
-  protected override _watchReadable(
-    fire: ((state: ReadReadiness) => void) | null,
-    edge: boolean,
-  ): void {
-    this.#queue.watch(fire, edge);
-  }
-
   protected override _tryWrite(bytes: Uint8Array): number {
     const socket = this.native;
-    if (this.#rawError !== null || socket.destroyed || !socket.writable) return -1;
+    if (this._failed || socket.destroyed || !socket.writable) return -1;
     // node:net takes every byte (buffering in JS); backpressure is the drain wait.
     socket.write(bytes);
     return bytes.byteLength;
@@ -135,31 +99,29 @@ export class NodeConn extends BaseConn {
 
   protected _write(bytes: Uint8Array, token: OpToken): Promise<void> {
     const socket = this.native;
-    const failure = this.#failure();
+    const failure = this._failure();
     if (failure !== null) return Promise.reject(failure);
     if (socket.destroyed || (bytes.byteLength > 0 && !socket.writable)) {
       return Promise.reject(new ClosedError("Cannot write: the connection is closed"));
     }
     if (bytes.byteLength > 0) socket.write(bytes);
     if (!socket.writableNeedDrain) return Promise.resolve();
+    if (!this.#drainHooked) {
+      this.#drainHooked = true;
+      socket.on("drain", this.#onDrain);
+    }
     return new Promise<void>((resolve, reject) => {
       const check = () => {
-        const failure = this.#failure();
+        const failure = this._failure();
         if (failure !== null) reject(failure);
         else if (socket.destroyed) {
           reject(new ClosedError("Cannot write: the connection is closed"));
         } else if (token.cancelled || socket.writableLength < socket.writableHighWaterMark) {
           resolve();
-        } else this.#drainWaiters.push(check);
+        } else this._whenDrained(check);
       };
-      this.#drainWaiters.push(check);
+      this._whenDrained(check);
     });
-  }
-
-  #wakeWriters(): void {
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const fn of waiters) fn();
   }
 
   protected _closeWrite(): Promise<void> {
@@ -170,8 +132,8 @@ export class NodeConn extends BaseConn {
 
   protected _close(): void {
     const socket = this.native;
-    this.#queue.clear();
-    this.#queue.fail(closedForRead);
+    this._chunks.clear();
+    this._chunks.fail(closedForRead);
     if (socket.destroyed) return;
     if (socket.writableLength === 0) {
       socket.destroy();
@@ -216,7 +178,12 @@ export class NodeListener extends BaseListener {
     const unix: [string, string] | undefined = addr.transport === "unix"
       ? [addr.path, ""]
       : undefined;
-    server.on("connection", (socket: net.Socket) => this._deliver(new NodeConn(socket, unix)));
+    // Bound to one address, every accepted conn's local address is the listener's.
+    const local = boundLocal(addr);
+    server.on(
+      "connection",
+      (socket: net.Socket) => this._deliver(new NodeConn(socket, unix, local)),
+    );
     // Errors after listening (EMFILE on accept) go to the oldest waiting accept().
     server.on("error", (err: Error) => this._fail(err));
   }
@@ -238,7 +205,8 @@ export class NodeListener extends BaseListener {
 /** Listens with node:net. `fd` listeners are served as they are (no bind). */
 export async function listenNodeNet(options: ListenOptions): Promise<Listener> {
   const bound = checkBacklog(options.backlog);
-  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
+  // noDelay: TCP_NODELAY on every accepted conn, as Go, Deno and Bun do.
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
   let args: net.ListenOptions | { fd: number };
   let what: string;
   if ("fd" in options) {
@@ -279,6 +247,7 @@ export function connectNodeNet(options: ConnectOptions): Promise<Conn> {
       host: options.hostname ?? "127.0.0.1",
       port: options.port,
       allowHalfOpen: true,
+      noDelay: true,
     });
     const onAbort = () => {
       socket.destroy();

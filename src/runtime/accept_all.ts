@@ -71,12 +71,94 @@ export interface AcceptAllOptions {
  * await served; // ended by the signal; the listener is still open
  * ```
  */
-export async function* acceptAll<C>(
+export function acceptAll<C>(
   listener: { accept(options?: AbortOptions): Promise<C>; readonly closed?: boolean },
   options?: AcceptAllOptions,
 ): AsyncGenerator<C, void, undefined> {
-  const signal = options?.signal;
-  const onError = options?.onError;
+  if (options === undefined || (options.signal === undefined && options.onError === undefined)) {
+    return new AcceptIterator(listener);
+  }
+  return acceptWithOptions(listener, options);
+}
+
+const DONE: IteratorReturnResult<void> = Object.freeze({ done: true, value: undefined });
+
+/**
+ * What an `async function*` over `accept()` would be, without its cost per
+ * conn (a generator resume and two more promises): next() is accept() plus
+ * one `then`. Calls to next() made while one is pending wait for it, as a
+ * generator's do.
+ */
+class AcceptIterator<C> implements AsyncGenerator<C, void, undefined> {
+  readonly #listener: { accept(): Promise<C> };
+  #done = false;
+  /** next() calls not answered yet, and the last one's promise. */
+  #outstanding = 0;
+  #tail: Promise<IteratorResult<C, void>> | null = null;
+  readonly #onConn = (conn: C): IteratorResult<C, void> => {
+    this.#outstanding--;
+    return this.#done ? DONE : { done: false, value: conn };
+  };
+  readonly #onError = (err: unknown): IteratorResult<C, void> => {
+    this.#outstanding--;
+    this.#done = true;
+    if (err instanceof ListenerClosedError) return DONE;
+    throw err;
+  };
+  readonly #run = (): IteratorResult<C, void> | Promise<IteratorResult<C, void>> => {
+    if (this.#done) {
+      this.#outstanding--;
+      return DONE;
+    }
+    try {
+      return this.#listener.accept().then(this.#onConn, this.#onError);
+    } catch (err) {
+      return Promise.resolve(err).then(this.#onError);
+    }
+  };
+
+  constructor(listener: { accept(): Promise<C> }) {
+    this.#listener = listener;
+  }
+
+  next(): Promise<IteratorResult<C, void>> {
+    if (this.#done && this.#outstanding === 0) return Promise.resolve(DONE);
+    this.#outstanding++;
+    // A next() is pending: start after it, as a generator would.
+    const p = this.#outstanding === 1
+      ? Promise.resolve(this.#run())
+      : this.#tail!.then(this.#run, this.#run);
+    this.#tail = p;
+    return p;
+  }
+
+  return(): Promise<IteratorResult<C, void>> {
+    this.#done = true;
+    return Promise.resolve(DONE);
+  }
+
+  throw(err: unknown): Promise<IteratorResult<C, void>> {
+    this.#done = true;
+    return Promise.reject(err);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this.#done = true;
+    return Promise.resolve();
+  }
+}
+
+/** acceptAll() with a signal or an error handler: a generator (rarely hot). */
+async function* acceptWithOptions<C>(
+  listener: { accept(options?: AbortOptions): Promise<C>; readonly closed?: boolean },
+  options: AcceptAllOptions,
+): AsyncGenerator<C, void, undefined> {
+  const signal = options.signal;
+  const onError = options.onError;
   let backoff = 0;
   while (!aborted(signal)) {
     let conn: C;

@@ -2,23 +2,19 @@
 // `listen({ fd })` falls back to Bun's node:net, as the issue asks and because
 // `Bun.listen({ fd })` cannot tell its own address. Only src/runtime/ may
 // touch `Bun.*`.
-import { abortable } from "../_util/abort.ts";
-import { BaseConn, type OpToken } from "./_base_conn.ts";
+import type { OpToken } from "./_base_conn.ts";
 import { BaseListener, checkBacklog } from "./_base_listener.ts";
-import { ChunkQueue } from "./_chunk_queue.ts";
-import { ClosedError } from "./errors.ts";
+import { ClosedError, TlsHandshakeError } from "./errors.ts";
 import { mapError } from "./_map_error.ts";
-import { listenNodeNet } from "./_node_net.ts";
+import { connectWith, listenTarget, listenWith } from "./_open.ts";
+import { boundLocal, connAddrs, QueuedConn, tcpAddr } from "./_queued_conn.ts";
 import {
-  connectTls,
   HandoffWaiters,
   HANDSHAKE_TIMEOUT_MS,
   listenTls,
   pemText,
   validateTlsListen,
 } from "./_tls.ts";
-import { TlsHandshakeError } from "./errors.ts";
-import { validateConnect, validateListen } from "./_validate.ts";
 import type {
   AbortOptions,
   Addr,
@@ -27,7 +23,6 @@ import type {
   FdListenOptions,
   Listener,
   ListenOptions,
-  ReadReadiness,
   Runtime,
   TlsInfo,
   TlsListenOptions,
@@ -91,38 +86,27 @@ function bun(): BunNs {
 }
 
 /** A {@linkcode Conn} over a Bun `Socket`. */
-export class BunConn extends BaseConn {
+export class BunConn extends QueuedConn {
   readonly localAddr: Addr;
   readonly remoteAddr: Addr;
   readonly native: BunSocketLike;
-  readonly #queue: ChunkQueue;
-  #drainWaiters: (() => void)[] = [];
-  #rawError: Error | null = null;
-  #mapped: Error | null = null;
   #gone = false;
 
-  constructor(socket: BunSocketLike, unix?: [local: string, remote: string]) {
-    super();
+  /**
+   * `unix` gives the local and remote paths of a Unix socket; `local`, the
+   * local address when the caller knows it (a listener bound to one address).
+   */
+  constructor(socket: BunSocketLike, unix?: [local: string, remote: string], local?: Addr) {
+    super(() => socket.pause(), () => socket.resume());
     this.native = socket;
-    if (unix !== undefined) {
-      this.localAddr = { transport: "unix", path: unix[0] };
-      this.remoteAddr = { transport: "unix", path: unix[1] };
-    } else {
-      this.localAddr = {
-        transport: "tcp",
-        hostname: socket.localAddress ?? "",
-        port: socket.localPort ?? 0,
-      };
-      this.remoteAddr = {
-        transport: "tcp",
-        hostname: socket.remoteAddress ?? "",
-        port: socket.remotePort ?? 0,
-      };
-    }
+    [this.localAddr, this.remoteAddr] = connAddrs(
+      unix,
+      () => local !== undefined ? { ...local } : tcpAddr(socket.localAddress, socket.localPort),
+      () => tcpAddr(socket.remoteAddress, socket.remotePort),
+    );
     socket.data = this;
     // Not read until the first read(): the data waits in the kernel.
     socket.pause();
-    this.#queue = new ChunkQueue(() => socket.pause(), () => socket.resume());
   }
 
   get fd(): number | undefined {
@@ -132,33 +116,22 @@ export class BunConn extends BaseConn {
 
   /** @internal Bun's `data` handler. */
   onData(chunk: Uint8Array): void {
-    this.#queue.push(chunk);
+    this._chunks.push(chunk);
   }
 
   /** @internal Bun's `end` handler. */
   onEnd(): void {
-    this.#queue.end();
+    this._chunks.end();
   }
 
   /** @internal Bun's `drain` handler. */
   onDrain(): void {
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const fn of waiters) fn();
+    this._wakeWriters();
   }
 
   /** @internal Bun's `error` handler. */
   onError(err: Error): void {
-    this.#rawError ??= err;
-    this.#queue.fail(() => this.#failure()!);
-    this.onDrain();
-  }
-
-  /** The socket's error as a netkit error, made on first use. */
-  #failure(): Error | null {
-    if (this.#rawError === null) return null;
-    this.#mapped ??= mapError(this.#rawError, "use the connection");
-    return this.#mapped;
+    this._onError(err);
   }
 
   /** @internal Bun's `close` handler. */
@@ -166,13 +139,9 @@ export class BunConn extends BaseConn {
     this.#gone = true;
     if (err !== undefined && err !== null) this.onError(err);
     // Bun reports a peer's FIN on a half-closed socket as close, not end.
-    this.#queue.end();
-    this.onDrain();
+    this._chunks.end();
+    this._wakeWriters();
     this._released();
-  }
-
-  protected _read(buf: Uint8Array, token: OpToken): Promise<number | null> {
-    return this.#queue.read(buf, token);
   }
 
   /**
@@ -182,18 +151,11 @@ export class BunConn extends BaseConn {
    */
   takeChunks(): Uint8Array[] | null | Error | undefined {
     if (this.closed) return new ClosedError("Cannot read: the connection is closed");
-    return this.#queue.takeAll();
-  }
-
-  protected override _watchReadable(
-    fire: ((state: ReadReadiness) => void) | null,
-    edge: boolean,
-  ): void {
-    this.#queue.watch(fire, edge);
+    return this._chunks.takeAll();
   }
 
   protected override _tryWrite(bytes: Uint8Array): number {
-    if (this.#rawError !== null || this.#gone) return -1;
+    if (this._failed || this.#gone) return -1;
     const n = this.native.write(bytes);
     return n < 0 ? -1 : n;
   }
@@ -202,14 +164,14 @@ export class BunConn extends BaseConn {
     // Bun writes partially and keeps nothing: keep the rest, wait for drain.
     let off = 0;
     while (off < bytes.byteLength) {
-      const failure = this.#failure();
+      const failure = this._failure();
       if (failure !== null) throw failure;
       if (this.#gone) throw new ClosedError("Cannot write: the connection is closed");
       const n = this.native.write(off === 0 ? bytes : bytes.subarray(off));
       if (n < 0) throw new ClosedError("Cannot write: the connection is closed");
       off += n;
       if (off >= bytes.byteLength || token.cancelled) return;
-      await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+      await new Promise<void>((resolve) => this._whenDrained(resolve));
       if (token.cancelled) return;
     }
   }
@@ -220,8 +182,8 @@ export class BunConn extends BaseConn {
   }
 
   protected _close(): void {
-    this.#queue.clear();
-    this.#queue.fail(() => new ClosedError("Cannot read: the connection is closed"));
+    this._chunks.clear();
+    this._chunks.fail(() => new ClosedError("Cannot read: the connection is closed"));
     if (this.#gone) return;
     if (typeof this.native.close === "function") this.native.close();
     else this.native.end();
@@ -252,6 +214,7 @@ export class BunListener extends BaseListener {
   readonly addr: Addr;
   readonly native: BunListenerLike;
   readonly #unix: [string, string] | undefined;
+  readonly #local: Addr | undefined;
 
   constructor(native: BunListenerLike, unixPath: string | undefined, bound: number) {
     super(bound);
@@ -260,6 +223,7 @@ export class BunListener extends BaseListener {
     this.addr = unixPath !== undefined
       ? { transport: "unix", path: unixPath }
       : { transport: "tcp", hostname: native.hostname ?? "", port: native.port ?? 0 };
+    this.#local = boundLocal(this.addr);
   }
 
   /** @internal The local and remote paths of accepted Unix sockets. */
@@ -269,7 +233,7 @@ export class BunListener extends BaseListener {
 
   /** @internal Bun's `open` handler for accepted sockets. */
   onOpen(socket: BunSocketLike): void {
-    this._deliver(new BunConn(socket, this.#unix));
+    this._deliver(new BunConn(socket, this.#unix, this.#local));
   }
 
   get fd(): number | undefined {
@@ -425,15 +389,20 @@ function bunCanServe(t: TlsListenOptions): boolean {
   return t.requestCert !== true && (t.alpn === undefined || t.alpn.length === 0);
 }
 
+/** TLS listen: Bun's own TLS server where it can serve the options, else node:tls. */
+function listenAnyTls(options: ListenOptions): Listener | Promise<Listener> {
+  const tls = options.tls!;
+  validateTlsListen(tls);
+  if (!("fd" in options) && bunCanServe(tls)) return listenBunTls(options, tls);
+  return listenTls(options);
+}
+
 /** Listens with `Bun.listen({ tls })`. */
 function listenBunTls(
   options: Exclude<ListenOptions, FdListenOptions>,
   tls: TlsListenOptions,
 ): Listener {
   const bound = checkBacklog(options.backlog);
-  const what = "path" in options
-    ? options.path
-    : `${options.hostname ?? "0.0.0.0"}:${options.port ?? 0}`;
   try {
     const box: { listener?: BunTlsListener } = {};
     const socket: BunTlsHandlers = {
@@ -462,28 +431,15 @@ function listenBunTls(
     );
     return box.listener;
   } catch (err) {
-    throw mapError(err, `listen on ${what}`);
+    throw mapError(err, `listen on ${listenTarget(options)}`);
   }
 }
 
 /** The Bun adapter. */
 export const bunRuntime: Runtime = {
   name: "bun",
-  async listen(options: ListenOptions): Promise<Listener> {
-    validateListen(options);
-    if (options.tls !== undefined) {
-      validateTlsListen(options.tls);
-      if (!("fd" in options) && bunCanServe(options.tls)) {
-        return listenBunTls(options, options.tls);
-      }
-      return await listenTls(options);
-    }
-    const bound = checkBacklog(options.backlog);
-    if ("fd" in options) return await listenNodeNet(options);
-    const what = "path" in options
-      ? options.path
-      : `${options.hostname ?? "0.0.0.0"}:${options.port ?? 0}`;
-    try {
+  listen(options: ListenOptions): Promise<Listener> {
+    return listenWith(options, listenAnyTls, (options, backlog) => {
       // Bun has no backlog option (always 512); the adapter's queue is bounded by `backlog`.
       // Bun calls `open` from its event loop, never before listen() returns.
       const box: { listener?: BunListener } = {};
@@ -496,31 +452,21 @@ export const bunRuntime: Runtime = {
           allowHalfOpen: true,
           socket,
         });
-      box.listener = new BunListener(native, "path" in options ? options.path : undefined, bound);
+      box.listener = new BunListener(native, "path" in options ? options.path : undefined, backlog);
       return box.listener;
-    } catch (err) {
-      throw mapError(err, `listen on ${what}`);
-    }
-  },
-  async connect(options: ConnectOptions): Promise<Conn> {
-    validateConnect(options);
-    if (options.tls !== undefined) return await connectTls(options);
-    options.signal?.throwIfAborted();
-    const isUnix = "path" in options;
-    const what = isUnix ? options.path : `${options.hostname ?? "127.0.0.1"}:${options.port}`;
-    const unix: [string, string] | undefined = isUnix ? ["", options.path] : undefined;
-    const h = handlers((s) => {
-      s.data = new BunConn(s, unix);
     });
-    const target = isUnix
-      ? { unix: options.path }
-      : { hostname: options.hostname ?? "127.0.0.1", port: options.port };
-    const pending = bun().connect({ ...target, allowHalfOpen: true, socket: h }).then(
-      (s) => s.data ?? new BunConn(s, unix),
-      (err) => {
-        throw mapError(err, `connect to ${what}`);
-      },
-    );
-    return await abortable(pending, options.signal);
+  },
+  connect(options: ConnectOptions): Promise<Conn> {
+    return connectWith(options, async (options) => {
+      const unix: [string, string] | undefined = "path" in options ? ["", options.path] : undefined;
+      const h = handlers((s) => {
+        s.data = new BunConn(s, unix);
+      });
+      const target = "path" in options
+        ? { unix: options.path }
+        : { hostname: options.hostname ?? "127.0.0.1", port: options.port };
+      const s = await bun().connect({ ...target, allowHalfOpen: true, socket: h });
+      return s.data ?? new BunConn(s, unix);
+    });
   },
 };

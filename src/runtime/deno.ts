@@ -2,14 +2,14 @@
 // Deno.listen cannot serve an existing fd (it silently binds a random port
 // instead), so `listen({ fd })` falls back to Deno's node:net, which can and
 // needs no --allow-net for it. Only src/runtime/ may touch `Deno.*`.
-import { abortable } from "../_util/abort.ts";
 import { BaseConn, type OpToken } from "./_base_conn.ts";
-import { BaseListener, checkBacklog } from "./_base_listener.ts";
+import { BaseListener } from "./_base_listener.ts";
+import { type DeadlineClock, PendingRead } from "./_deadline.ts";
+import { ClosedError } from "./errors.ts";
 import { mapError } from "./_map_error.ts";
-import { listenNodeNet } from "./_node_net.ts";
+import { connectWith, listenWith } from "./_open.ts";
 import { procListenerFd } from "./_proc_fd.ts";
-import { connectTls, listenTls } from "./_tls.ts";
-import { validateConnect, validateListen } from "./_validate.ts";
+import { listenTls } from "./_tls.ts";
 import type {
   Addr,
   Conn,
@@ -93,6 +93,8 @@ export class DenoConn extends BaseConn {
   #inflight: Promise<number | null> | null = null;
   #stash: Uint8Array | null = null;
   #stashEnd: null | "eof" | Error = null;
+  /** The caller's read that #inflight answers (see _readDirect). */
+  #reader: PendingRead | null = null;
   // Readiness (whenReadable): the watch, and whether #inflight is a probe.
   #watch: ((state: ReadReadiness) => void) | null = null;
   #watchEdge = false;
@@ -120,7 +122,49 @@ export class DenoConn extends BaseConn {
     return typeof fd === "number" ? fd : undefined;
   }
 
-  protected async _read(buf: Uint8Array, token: OpToken): Promise<number | null> {
+  /**
+   * The usual read: nothing stashed, nothing in flight. One native read
+   * and the caller's own promise, settled by handlers made once per conn.
+   */
+  protected override _readDirect(
+    buf: Uint8Array,
+    clock: DeadlineClock,
+  ): Promise<number | null> | undefined {
+    if (this.#stash !== null || this.#stashEnd !== null || this.#inflight !== null) {
+      return undefined;
+    }
+    const r = new PendingRead(buf, clock, null);
+    const p = this.native.read(buf);
+    this.#inflight = p;
+    this.#reader = r;
+    p.then(this.#onRead, this.#onReadError);
+    return r.promise;
+  }
+
+  readonly #onRead = (n: number | null): void => {
+    const r = this.#reader!;
+    this.#reader = null;
+    this.#inflight = null;
+    if (!r.done) r.settle(n);
+    // The caller gave up (deadline, close): keep what came for the next read.
+    else if (n === null) this.#stashEnd = "eof";
+    else if (n > 0) this.#stash = r.buf.slice(0, n);
+  };
+
+  readonly #onReadError = (err: unknown): void => {
+    const r = this.#reader!;
+    this.#reader = null;
+    this.#inflight = null;
+    if (!r.done) {
+      r.settle(
+        this.closed
+          ? new ClosedError("Cannot read: the connection is closed", { cause: err })
+          : mapError(err, "read"),
+      );
+    } else this.#stashEnd = mapError(err, "read");
+  };
+
+  protected override async _read(buf: Uint8Array, token: OpToken): Promise<number | null> {
     while (true) {
       const stash = this.#stash;
       if (stash !== null) {
@@ -238,11 +282,17 @@ export class DenoConn extends BaseConn {
     fire(this.#stash !== null ? "data" : end === "eof" ? "eof" : "error");
   }
 
-  protected async _write(bytes: Uint8Array, token: OpToken): Promise<void> {
+  protected _write(bytes: Uint8Array, token: OpToken): Promise<void> {
+    // Usually one native write takes all; no async frame for that case.
+    return this.native.write(bytes).then((n) =>
+      n >= bytes.byteLength ? undefined : this.#writeRest(bytes, n, token)
+    );
+  }
+
+  async #writeRest(bytes: Uint8Array, off: number, token: OpToken): Promise<void> {
     // Deno writes partially (512 KiB of 8 MiB seen): loop until all is taken.
-    let off = 0;
     while (off < bytes.byteLength && !token.cancelled) {
-      off += await this.native.write(off === 0 ? bytes : bytes.subarray(off));
+      off += await this.native.write(bytes.subarray(off));
     }
   }
 
@@ -325,46 +375,29 @@ export class DenoListener extends BaseListener {
 /** The Deno adapter. */
 export const denoRuntime: Runtime = {
   name: "deno",
-  async listen(options: ListenOptions): Promise<Listener> {
-    validateListen(options);
-    if (options.tls !== undefined) return await listenTls(options);
-    const bound = checkBacklog(options.backlog);
-    if ("fd" in options) return await listenNodeNet(options);
-    const what = "path" in options
-      ? options.path
-      : `${options.hostname ?? "0.0.0.0"}:${options.port ?? 0}`;
-    try {
+  listen(options: ListenOptions): Promise<Listener> {
+    return listenWith(options, listenTls, (options, backlog) => {
       const native = "path" in options
         ? deno().listen({ transport: "unix", path: options.path })
         : deno().listen({
           transport: "tcp",
           hostname: options.hostname ?? "0.0.0.0",
           port: options.port ?? 0,
-          tcpBacklog: bound,
+          tcpBacklog: backlog,
         });
-      return new DenoListener(native, bound);
-    } catch (err) {
-      throw mapError(err, `listen on ${what}`);
-    }
-  },
-  async connect(options: ConnectOptions): Promise<Conn> {
-    validateConnect(options);
-    if (options.tls !== undefined) return await connectTls(options);
-    const signal = options.signal;
-    signal?.throwIfAborted();
-    const what = "path" in options
-      ? options.path
-      : `${options.hostname ?? "127.0.0.1"}:${options.port}`;
-    const pending = "path" in options
-      ? deno().connect({ transport: "unix", path: options.path })
-      : deno().connect({
-        transport: "tcp",
-        hostname: options.hostname ?? "127.0.0.1",
-        port: options.port,
-      });
-    const conn = pending.then((c) => new DenoConn(c), (err) => {
-      throw mapError(err, `connect to ${what}`);
+      return new DenoListener(native, backlog);
     });
-    return await abortable(conn, signal);
+  },
+  connect(options: ConnectOptions): Promise<Conn> {
+    return connectWith(options, async (options) => {
+      const native = "path" in options
+        ? await deno().connect({ transport: "unix", path: options.path })
+        : await deno().connect({
+          transport: "tcp",
+          hostname: options.hostname ?? "127.0.0.1",
+          port: options.port,
+        });
+      return new DenoConn(native);
+    });
   },
 };

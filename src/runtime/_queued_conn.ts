@@ -1,0 +1,92 @@
+// Internal: what the push-based conns (node:net, Bun) share on top of
+// BaseConn: the queue their socket pushes into, the socket's first error
+// (mapped on first use), and the writes waiting for 'drain'. Runtime-free:
+// the subclass wires its socket's events to the `_on*` methods.
+import { BaseConn } from "./_base_conn.ts";
+import { ChunkQueue } from "./_chunk_queue.ts";
+import { mapError } from "./_map_error.ts";
+import type { Addr, ReadReadiness } from "./types.ts";
+
+/** The local and remote addresses of a conn: Unix paths, or TCP host and port. */
+export function connAddrs(
+  unix: [local: string, remote: string] | undefined,
+  local: () => Addr,
+  remote: () => Addr,
+): [Addr, Addr] {
+  if (unix !== undefined) {
+    return [{ transport: "unix", path: unix[0] }, { transport: "unix", path: unix[1] }];
+  }
+  return [local(), remote()];
+}
+
+/** A TCP address from what a runtime reports (either part may be missing). */
+export function tcpAddr(hostname: string | undefined, port: number | undefined): Addr {
+  return { transport: "tcp", hostname: hostname ?? "", port: port ?? 0 };
+}
+
+/** Hostnames a listener may be bound to that stand for any local address. */
+const WILDCARD = new Set(["", "0.0.0.0", "::", "::0", "0:0:0:0:0:0:0:0"]);
+
+/**
+ * The local address of every conn a listener at `addr` accepts, where that
+ * is the listener's own (bound to one address), else `undefined` (ask the
+ * socket): saves a getsockname per accept.
+ */
+export function boundLocal(addr: Addr): Addr | undefined {
+  return addr.transport === "tcp" && !WILDCARD.has(addr.hostname) ? addr : undefined;
+}
+
+/** A {@linkcode BaseConn} whose reads are served from a {@linkcode ChunkQueue}. */
+export abstract class QueuedConn extends BaseConn {
+  /** What the socket pushed and nobody read yet. */
+  protected readonly _chunks: ChunkQueue;
+  #drainWaiters: (() => void)[] = [];
+  #rawError: Error | null = null;
+  #mapped: Error | null = null;
+
+  /** `pause` and `resume` stop and restart the socket's reading. */
+  constructor(pause: () => void, resume: () => void) {
+    super();
+    this._chunks = new ChunkQueue(pause, resume);
+    this._queue = this._chunks;
+  }
+
+  /** Whether the socket failed. */
+  protected get _failed(): boolean {
+    return this.#rawError !== null;
+  }
+
+  /** The socket's error as a netkit error, made on first use. */
+  protected _failure(): Error | null {
+    if (this.#rawError === null) return null;
+    this.#mapped ??= mapError(this.#rawError, "use the connection");
+    return this.#mapped;
+  }
+
+  /** The socket failed: reads after the queued bytes and waiting writes fail. */
+  protected _onError(err: Error): void {
+    this.#rawError ??= err;
+    this._chunks.fail(() => this._failure()!);
+    this._wakeWriters();
+  }
+
+  /** Calls `fn` at the next 'drain' (or error, or close). */
+  protected _whenDrained(fn: () => void): void {
+    this.#drainWaiters.push(fn);
+  }
+
+  /** 'drain' (or an error or close): every waiting write looks again. */
+  protected _wakeWriters(): void {
+    if (this.#drainWaiters.length === 0) return;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const fn of waiters) fn();
+  }
+
+  protected override _watchReadable(
+    fire: ((state: ReadReadiness) => void) | null,
+    edge: boolean,
+  ): void {
+    this._chunks.watch(fire, edge);
+  }
+}

@@ -55,6 +55,50 @@ forEachAdapter((t, adapter) => {
     assert.equal(listener.closed, false);
   });
 
+  t(
+    "a resolved write() lets the caller reuse its buffer, even when the peer stops reading",
+    async () => {
+      await using p = await loopbackPair();
+      const { server, client } = p;
+      const block = 1024;
+      const buf = new Uint8Array(block);
+      let blocks = 0;
+      let pending: Promise<number> | undefined;
+      // Write numbered blocks, refilling the same buffer after each resolved
+      // write, until the kernel's buffers are full and a write stays pending.
+      for (let i = 0; i < 100_000; i++) {
+        buf.fill(i % 251);
+        const w = client.write(buf);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const stalled = await Promise.race([
+          w.then(() => false),
+          new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(true), 300)),
+        ]);
+        clearTimeout(timer);
+        blocks++;
+        if (stalled) {
+          pending = w;
+          break;
+        }
+      }
+      assert.ok(pending !== undefined, "the writes never stalled");
+      const readAllBlocks = readExactly(server, blocks * block);
+      await pending;
+      const got = await readAllBlocks;
+      for (let i = 0; i < blocks; i++) {
+        const at = i * block;
+        const want = i % 251;
+        for (let j = 0; j < block; j++) {
+          if (got[at + j] !== want) {
+            assert.fail(
+              `block ${i} byte ${j} is ${got[at + j]}, want ${want}: a buffer was reused`,
+            );
+          }
+        }
+      }
+    },
+  );
+
   t("Conn echoes data both ways", async () => {
     await using p = await loopbackPair();
     const { listener, server, client } = p;

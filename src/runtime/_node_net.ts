@@ -89,12 +89,42 @@ export class NodeConn extends QueuedConn {
     const socket = this.native;
     if (this._failed || socket.destroyed || !socket.writable) return -1;
     // node:net takes every byte (buffering in JS); backpressure is the drain wait.
-    socket.write(bytes);
+    this.#send(bytes);
     return bytes.byteLength;
   }
 
+  /**
+   * Hands `bytes` to node:net without letting it keep the caller's buffer
+   * past the write's promise (Go's contract: once Write returns, the caller
+   * may reuse its buffer). Behind bytes node:net still holds, a copy goes
+   * into its queue. Otherwise libuv writes the caller's bytes at once; what
+   * the kernel does not take at once stays referenced until the write's
+   * callback, and the conn is not writable until then (`_writable()`).
+   */
+  #send(bytes: Uint8Array): void {
+    const socket = this.native;
+    if (socket.writableLength > 0) {
+      socket.write(bytes.slice());
+      return;
+    }
+    this.#unflushed++;
+    socket.write(bytes, this.#onFlushed);
+  }
+
+  /** Writes of callers' own buffers whose callback has not come yet. */
+  #unflushed = 0;
+  readonly #onFlushed = (): void => {
+    this.#unflushed--;
+    this._wakeWriters();
+  };
+
+  /** Whether node:net may still hold a caller's buffer. */
+  #holdsCallerBytes(): boolean {
+    return this.#unflushed > 0 && this.native.writableLength > 0;
+  }
+
   protected override _writable(): boolean {
-    return !this.native.writableNeedDrain;
+    return !this.native.writableNeedDrain && !this.#holdsCallerBytes();
   }
 
   protected _write(bytes: Uint8Array, token: OpToken): Promise<void> {
@@ -104,9 +134,9 @@ export class NodeConn extends QueuedConn {
     if (socket.destroyed || (bytes.byteLength > 0 && !socket.writable)) {
       return Promise.reject(new ClosedError("Cannot write: the connection is closed"));
     }
-    if (bytes.byteLength > 0) socket.write(bytes);
-    if (!socket.writableNeedDrain) return Promise.resolve();
-    if (!this.#drainHooked) {
+    if (bytes.byteLength > 0) this.#send(bytes);
+    if (!socket.writableNeedDrain && !this.#holdsCallerBytes()) return Promise.resolve();
+    if (socket.writableNeedDrain && !this.#drainHooked) {
       this.#drainHooked = true;
       socket.on("drain", this.#onDrain);
     }
@@ -116,7 +146,10 @@ export class NodeConn extends QueuedConn {
         if (failure !== null) reject(failure);
         else if (socket.destroyed) {
           reject(new ClosedError("Cannot write: the connection is closed"));
-        } else if (token.cancelled || socket.writableLength < socket.writableHighWaterMark) {
+        } else if (
+          token.cancelled ||
+          (socket.writableLength < socket.writableHighWaterMark && !this.#holdsCallerBytes())
+        ) {
           resolve();
         } else this._whenDrained(check);
       };

@@ -3,7 +3,7 @@ import process from "node:process";
 import { createUpgrader } from "netkit/inherit";
 
 const upgrader = createUpgrader();
-const off = upgrader.onSignal("SIGHUP");
+const off = upgrader.handleSignals(); // SIGHUP starts a new copy
 const port = Number(process.env.PORT ?? 8080);
 const listener = await upgrader.listen({ hostname: "127.0.0.1", port });
 console.log(`pid ${process.pid} serving on port ${listener.addr.port}`);

@@ -2,7 +2,7 @@
 // adapter this runtime has: its native one and, on Deno and Bun, node:net.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import {
   acceptAll,
   AddrInUseError,
@@ -15,6 +15,7 @@ import {
   runtime,
   TimeoutError,
 } from "../src/runtime/mod.ts";
+import { os } from "../src/runtime/_internal.ts";
 import { openResources } from "../src/runtime/testing.ts";
 import {
   adapters,
@@ -529,4 +530,19 @@ test("acceptAll() answers overlapping next() calls in order and ends at Listener
     },
   });
   await assert.rejects(throwing.next(), /sync/);
+});
+
+test("os.holdListener() holds a Unix socket: its path stays and clients are queued until released", async () => {
+  using dir = tempDir("hold");
+  const path = dir.join("held.sock");
+  const held = await os.holdListener({ path });
+  try {
+    assert.deepEqual(held.addr, { transport: "unix", path });
+    assert.ok(existsSync(path), "the socket file is gone while the listener is held");
+    // Nobody accepts, but the kernel queues the connection.
+    const client = await connect({ path });
+    client.close();
+  } finally {
+    await held.close();
+  }
 });

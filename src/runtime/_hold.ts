@@ -146,7 +146,9 @@ function holdBun(options: TcpListenOptions | UnixListenOptions): Promise<HeldLis
   }
 }
 
-// The helper: binds, sends the raw handle, closes its own copy, leaves.
+// The helper: binds, sends the raw handle, leaves. It exits without closing
+// its copy: closing a Unix socket server makes libuv unlink the socket's
+// path, which the holder still serves (the kernel closes the copy at exit).
 const NODE_BINDER = `
 const net = require("node:net");
 const opts = JSON.parse(process.argv[1]);
@@ -154,7 +156,7 @@ const s = net.createServer();
 s.on("connection", (c) => c.destroy());
 s.once("error", (err) => { process.send({ error: err.message, code: err.code }); process.disconnect(); });
 s.listen(opts, () => {
-  process.send({ addr: s.address() }, s._handle, () => { s.close(); process.disconnect(); });
+  process.send({ addr: s.address() }, s._handle, () => process.exit(0));
 });`;
 
 function holdNode(options: TcpListenOptions | UnixListenOptions): Promise<HeldListener> {

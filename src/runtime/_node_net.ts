@@ -1,7 +1,7 @@
 // Internal, runtime adapter only: Listener and Conn on node:net. Node uses it
 // for everything; Deno and Bun use it where their own API cannot do a thing
 // (serving an inherited listening fd). Only src/runtime/ may import this file.
-import * as net from "node:net";
+import type * as net from "node:net";
 import { ClosedError } from "./errors.ts";
 import type { OpToken } from "./_base_conn.ts";
 import { BaseListener, checkBacklog } from "./_base_listener.ts";
@@ -9,6 +9,7 @@ import { mapError } from "./_map_error.ts";
 import { procListenerFd } from "./_proc_fd.ts";
 import { boundLocal, connAddrs, QueuedConn, tcpAddr } from "./_queued_conn.ts";
 import type { Addr, Conn, ConnectOptions, Listener, ListenOptions } from "./types.ts";
+import { builtin } from "./_node.ts";
 
 /** A socket's descriptor through node:net internals, where the runtime has one. */
 function handleFd(handle: unknown): number | undefined {
@@ -239,7 +240,11 @@ export class NodeListener extends BaseListener {
 export async function listenNodeNet(options: ListenOptions): Promise<Listener> {
   const bound = checkBacklog(options.backlog);
   // noDelay: TCP_NODELAY on every accepted conn, as Go, Deno and Bun do.
-  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
+  const server = builtin("node:net").createServer({
+    allowHalfOpen: true,
+    pauseOnConnect: true,
+    noDelay: true,
+  });
   let args: net.ListenOptions | { fd: number };
   let what: string;
   if ("fd" in options) {
@@ -276,12 +281,14 @@ export function connectNodeNet(options: ConnectOptions): Promise<Conn> {
   const isUnix = "path" in options;
   const what = isUnix ? options.path : `${options.hostname ?? "127.0.0.1"}:${options.port}`;
   return new Promise<Conn>((resolve, reject) => {
-    const socket = isUnix ? net.connect({ path: options.path, allowHalfOpen: true }) : net.connect({
-      host: options.hostname ?? "127.0.0.1",
-      port: options.port,
-      allowHalfOpen: true,
-      noDelay: true,
-    });
+    const socket = isUnix
+      ? builtin("node:net").connect({ path: options.path, allowHalfOpen: true })
+      : builtin("node:net").connect({
+        host: options.hostname ?? "127.0.0.1",
+        port: options.port,
+        allowHalfOpen: true,
+        noDelay: true,
+      });
     const onAbort = () => {
       socket.destroy();
       reject(signal!.reason);

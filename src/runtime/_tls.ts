@@ -6,7 +6,7 @@
 // netkit Listener whose accept() hands out conns whose handshake is done; a
 // failed handshake is reported to `onHandshakeError` and never reaches
 // accept(). Only src/runtime/ may import this file.
-import * as net from "node:net";
+import type * as net from "node:net";
 import type * as tls from "node:tls";
 import { BaseListener, checkBacklog } from "./_base_listener.ts";
 import { mapError, tlsErrorCode } from "./_map_error.ts";
@@ -27,6 +27,7 @@ import type {
   TlsInfo,
   TlsListenOptions,
 } from "./types.ts";
+import { builtin } from "./_node.ts";
 
 /** node:tls, loaded on first use: programs without TLS do not pay for it at start. */
 let nodeTls: Promise<typeof tls> | undefined;
@@ -441,7 +442,7 @@ export async function connectTls(options: ConnectOptions): Promise<Conn> {
   const what = isUnix ? options.path : `${host}:${options.port}`;
   // SNI may not be an IP address; without it node:tls checks the IP SANs.
   const serverName = t.serverName ??
-    (host !== undefined && net.isIP(host) === 0 ? host : undefined);
+    (host !== undefined && builtin("node:net").isIP(host) === 0 ? host : undefined);
   // node:tls takes allowHalfOpen (passed to the TLSSocket) though its types omit it.
   const common: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
     ca: pemList(t.ca),

@@ -3,8 +3,7 @@
 // itself (a Duplex whose reads and writes are the conn's), so it works on
 // every runtime and on any netkit Conn: a plain one from any adapter, or a
 // wrapper's. Only src/runtime/ may import this file.
-import { isIP } from "node:net";
-import { Duplex } from "node:stream";
+import type { Duplex } from "node:stream";
 import type * as tls from "node:tls";
 import { mapError, tlsErrorCode } from "./_map_error.ts";
 import {
@@ -18,6 +17,7 @@ import {
 } from "./_tls.ts";
 import { TlsHandshakeError } from "./errors.ts";
 import type { Conn, TlsConnectOptions, TlsListenOptions } from "./types.ts";
+import { builtin } from "./_node.ts";
 
 /** The options of {@linkcode startTls}: those of `connect({ tls })`, and a signal. */
 export interface StartTlsOptions extends TlsConnectOptions {
@@ -118,7 +118,7 @@ function duplexOf(conn: Conn): Duplex {
     }
     reading = false;
   };
-  const duplex: Duplex = new Duplex({
+  const duplex: Duplex = new (builtin("node:stream").Duplex)({
     read() {
       if (reading) return;
       reading = true;
@@ -181,7 +181,7 @@ export async function startTls(conn: Conn, options: StartTlsOptions = {}): Promi
   const host = remote.transport === "tcp" ? remote.hostname : undefined;
   // SNI may not be an IP address; without it node:tls checks the IP SANs.
   const serverName = options.serverName ??
-    (host !== undefined && host !== "" && isIP(host) === 0 ? host : undefined);
+    (host !== undefined && host !== "" && builtin("node:net").isIP(host) === 0 ? host : undefined);
   // node:tls takes allowHalfOpen (passed to the TLSSocket) though its types omit it.
   const tlsOptions: tls.ConnectionOptions & { allowHalfOpen: boolean } = {
     socket: duplexOf(conn),

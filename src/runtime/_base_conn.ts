@@ -264,13 +264,11 @@ export abstract class BaseConn implements Conn {
   }
 
   get readable(): ReadableStream<Uint8Array> {
-    this.#readable ??= readableOf(this);
-    return this.#readable;
+    return (this.#readable ??= readableOf(this));
   }
 
   get writable(): WritableStream<Uint8Array> {
-    this.#writable ??= writableOf(this);
-    return this.#writable;
+    return (this.#writable ??= writableOf(this));
   }
 
   /** Settles with `inner`, unless the clock or a close answers first. */

@@ -73,3 +73,37 @@ export function abortable<T extends { close(): void }>(
     });
   });
 }
+
+/** A promise's settlers, parked in a list by {@linkcode waitInList}. */
+export interface ListWaiter<T> {
+  /** Settles the wait with a value. */
+  resolve(value: T | PromiseLike<T>): void;
+  /** Settles the wait with an error. */
+  reject(err: unknown): void;
+  /** Stops watching the signal: call it when taking the waiter out to settle it. */
+  cleanup(): void;
+}
+
+/**
+ * Parks a waiter (its settlers and `extra`) at the end of `list` until whoever
+ * owns the list settles it; if `signal` aborts first, the waiter leaves the
+ * list and the wait rejects with the signal's reason (at once if it already has).
+ */
+export function waitInList<T, X extends object>(
+  list: (ListWaiter<T> & X)[],
+  signal: AbortSignal | undefined,
+  extra: X,
+): Promise<T> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const cleanup = watch(signal, Infinity, {
+      onAbort: (reason) => {
+        const i = list.indexOf(waiter);
+        if (i >= 0) list.splice(i, 1);
+        reject(reason);
+      },
+    });
+    const waiter: ListWaiter<T> & X = { ...extra, resolve, reject, cleanup };
+    list.push(waiter);
+  });
+}

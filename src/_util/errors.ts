@@ -5,8 +5,8 @@
  * The root of every error netkit throws on purpose: the runtime's
  * {@linkcode NetError} family and each module's own errors (chan, graceful,
  * poll, inherit, http) extend it, so one `instanceof NetkitError` tells a
- * netkit error from any other. `name` is the class's name; `cause` is passed
- * through.
+ * netkit error from any other. `name` is the class's name (a subclass's
+ * own, with no code of its own); `cause` is passed through.
  *
  * @example Telling netkit's errors from others
  * ```ts
@@ -24,6 +24,6 @@ export class NetkitError extends Error {
    */
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "NetkitError";
+    this.name = new.target.name;
   }
 }

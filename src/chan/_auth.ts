@@ -11,12 +11,10 @@
 import {
   type Addr,
   type Conn,
-  type Deadline,
+  ConnWrapper,
   type ReadinessOptions,
   type ReadReadiness,
   TimeoutError,
-  type TlsInfo,
-  type WriteReadiness,
 } from "../runtime/mod.ts";
 import { type Authenticate, ChanAuthError } from "./auth.ts";
 import {
@@ -216,78 +214,27 @@ export async function presentToken(conn: Conn, token: string, timeoutMs: number)
 }
 
 /** A conn whose first reads return `prefix` (bytes read ahead), then the conn's own. */
-class PrefixedConn implements Conn {
-  readonly #inner: Conn;
+class PrefixedConn extends ConnWrapper {
   #prefix: Uint8Array | null;
 
   constructor(inner: Conn, prefix: Uint8Array) {
-    this.#inner = inner;
+    super(inner);
     this.#prefix = prefix;
   }
 
-  get localAddr(): Addr {
-    return this.#inner.localAddr;
-  }
-  get remoteAddr(): Addr {
-    return this.#inner.remoteAddr;
-  }
-  get closed(): boolean {
-    return this.#inner.closed;
-  }
-  get native(): unknown {
-    return this.#inner.native;
-  }
-  get fd(): number | undefined {
-    return this.#inner.fd;
-  }
-  get tls(): TlsInfo | undefined {
-    return this.#inner.tls;
-  }
-  get readable(): ReadableStream<Uint8Array> {
-    return this.#inner.readable;
-  }
-  get writable(): WritableStream<Uint8Array> {
-    return this.#inner.writable;
-  }
-
-  read(buf: Uint8Array): Promise<number | null> {
+  override read(buf: Uint8Array): Promise<number | null> {
     const prefix = this.#prefix;
-    if (prefix === null || this.#inner.closed) return this.#inner.read(buf);
+    if (prefix === null || this.inner.closed) return this.inner.read(buf);
     const n = Math.min(prefix.byteLength, buf.byteLength);
     buf.set(prefix.subarray(0, n));
     this.#prefix = n === prefix.byteLength ? null : prefix.subarray(n);
     return Promise.resolve(n);
   }
-  write(bytes: Uint8Array): Promise<number> {
-    return this.#inner.write(bytes);
-  }
-  closeWrite(): Promise<void> {
-    return this.#inner.closeWrite();
-  }
-  close(): void {
+  override close(): void {
     this.#prefix = null;
-    this.#inner.close();
+    this.inner.close();
   }
-  [Symbol.asyncDispose](): Promise<void> {
-    this.close();
-    return Promise.resolve();
-  }
-  setNoDelay(noDelay?: boolean): void {
-    this.#inner.setNoDelay(noDelay);
-  }
-  setKeepAlive(keepAlive?: boolean, delayMs?: number): void {
-    this.#inner.setKeepAlive(keepAlive, delayMs);
-  }
-  setReadDeadline(deadline: Deadline): void {
-    this.#inner.setReadDeadline(deadline);
-  }
-  setWriteDeadline(deadline: Deadline): void {
-    this.#inner.setWriteDeadline(deadline);
-  }
-  setDeadline(deadline: Deadline): void {
-    this.#inner.setDeadline(deadline);
-  }
-  whenReadable(
+  override whenReadable(
     callback: ((state: ReadReadiness) => void) | null,
     options?: ReadinessOptions,
   ): void {
@@ -295,12 +242,6 @@ class PrefixedConn implements Conn {
       queueMicrotask(() => callback("data"));
       return;
     }
-    this.#inner.whenReadable?.(callback, options);
-  }
-  whenWritable(
-    callback: ((state: WriteReadiness) => void) | null,
-    options?: ReadinessOptions,
-  ): void {
-    this.#inner.whenWritable?.(callback, options);
+    this.inner.whenReadable?.(callback, options);
   }
 }

@@ -44,17 +44,7 @@ export type Authenticate = (peer: ChanPeer) => boolean | string | Promise<boolea
  * console.log(err.name); // "ChanAuthError"
  * ```
  */
-export class ChanAuthError extends NetkitError {
-  /**
-   * Makes an error.
-   * @param message What could not be done: `Cannot <action>: <detail>`.
-   * @param options `cause`.
-   */
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "ChanAuthError";
-  }
-}
+export class ChanAuthError extends NetkitError {}
 
 /**
  * An {@linkcode Authenticate} hook that serves importers presenting one of

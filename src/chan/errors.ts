@@ -23,18 +23,9 @@ import { NetkitError } from "../_util/errors.ts";
  * ```
  */
 export class ChannelClosedError extends NetkitError {
-  /**
-   * Makes an error.
-   *
-   * @param message What could not be done: `Cannot <action>: <detail>`.
-   * @param options `cause`, the underlying error, if any.
-   */
-  constructor(
-    message: string = "Cannot use channel: channel is closed",
-    options?: { cause?: unknown },
-  ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "ChannelClosedError";
+  /** Makes an error; `message` defaults to `Cannot use channel: channel is closed`. */
+  constructor(message: string = "Cannot use channel: channel is closed", options?: ErrorOptions) {
+    super(message, options);
   }
 }
 
@@ -113,8 +104,7 @@ export class ChanProtocolError extends NetkitError {
    * @param options `code`, what the peer did wrong, and `cause`.
    */
   constructor(message: string, options: { code: ChanProtocolErrorCode; cause?: unknown }) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "ChanProtocolError";
+    super(message, options);
     this.code = options.code;
   }
 }
@@ -160,8 +150,7 @@ export class ImportRefusedError extends NetkitError {
    * @param options `code`, why the exporter refused, and `cause`.
    */
   constructor(message: string, options: { code: ImportRefusedCode; cause?: unknown }) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "ImportRefusedError";
+    super(message, options);
     this.code = options.code;
   }
 }
@@ -227,8 +216,7 @@ export class ChanValueError extends NetkitError {
       cause?: unknown;
     },
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "ChanValueError";
+    super(message, options);
     this.channel = options.channel;
     this.stage = options.stage;
     this.issues = options.issues;

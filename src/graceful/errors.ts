@@ -22,18 +22,12 @@ import { NetkitError } from "../_util/errors.ts";
  * ```
  */
 export class NotManagedError extends NetkitError {
-  /**
-   * Makes an error.
-   *
-   * @param message What could not be done: `Cannot <action>: <detail>`.
-   * @param options `cause`, the underlying error, if any.
-   */
+  /** Makes an error; `message` defaults to the one for a connection no listener wrapped. */
   constructor(
     message: string = "Cannot track connection: it was not accepted through a graceful listener",
-    options?: { cause?: unknown },
+    options?: ErrorOptions,
   ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "NotManagedError";
+    super(message, options);
   }
 }
 
@@ -64,8 +58,7 @@ export class DrainTimeoutError extends NetkitError {
    * `cause` (the abort reason, when a signal ended the wait).
    */
   constructor(message: string, options: { cut: number; cause?: unknown }) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "DrainTimeoutError";
+    super(message, options);
     this.cut = options.cut;
   }
 }

@@ -26,13 +26,6 @@ export { useLightResponse } from "./light_response.ts";
 export { listenAndServe, type ListenAndServeOptions } from "./listen_and_serve.ts";
 export { type ListenableServer, listenServer } from "./listen_server.ts";
 export { DrainTimeoutError } from "../graceful/mod.ts";
-export type {
-  FetchHandler,
-  HttpServer,
-  NodeHandler,
-  ServeInfo,
-  ServeOptions,
-  ServerStats,
-  ShutdownOptions,
-  UpgradeHandler,
-} from "./types.ts";
+// Every type of the server: FetchHandler, HttpServer, NodeHandler, ServeInfo,
+// ServeOptions, ServerStats, ShutdownOptions, UpgradeHandler.
+export type * from "./types.ts";

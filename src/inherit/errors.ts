@@ -16,17 +16,7 @@ import { NetkitError } from "../_util/errors.ts";
  * console.log(err instanceof NotInheritedError, err.name); // true "NotInheritedError"
  * ```
  */
-export class NotInheritedError extends NetkitError {
-  /**
-   * Makes an error.
-   * @param message What could not be done: `Cannot <action>: <detail>`.
-   * @param options `cause`.
-   */
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "NotInheritedError";
-  }
-}
+export class NotInheritedError extends NetkitError {}
 
 /**
  * The inheritance variables are malformed: `LISTEN_FDS` (or einhorn's
@@ -43,17 +33,7 @@ export class NotInheritedError extends NetkitError {
  * console.log(err.name); // "InheritanceError"
  * ```
  */
-export class InheritanceError extends NetkitError {
-  /**
-   * Makes an error.
-   * @param message What could not be done: `Cannot inherit: <detail>`.
-   * @param options `cause`.
-   */
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "InheritanceError";
-  }
-}
+export class InheritanceError extends NetkitError {}
 
 /** Why an upgrade failed: see {@linkcode UpgradeError.reason}. */
 export type UpgradeFailure =
@@ -95,8 +75,7 @@ export class UpgradeError extends NetkitError {
    * @param options `cause`.
    */
   constructor(message: string, reason: UpgradeFailure, options?: { cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "UpgradeError";
+    super(message, options);
     this.reason = reason;
   }
 }
@@ -112,14 +91,4 @@ export class UpgradeError extends NetkitError {
  * console.log(err.name); // "NotifyError"
  * ```
  */
-export class NotifyError extends NetkitError {
-  /**
-   * Makes an error.
-   * @param message What could not be done: `Cannot notify: <detail>`.
-   * @param options `cause`.
-   */
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "NotifyError";
-  }
-}
+export class NotifyError extends NetkitError {}

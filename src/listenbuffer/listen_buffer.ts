@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { type ListWaiter, waitInList } from "../_util/abort.ts";
 import { MAX_DELAY } from "../_util/validate.ts";
 import {
   type AbortOptions,
@@ -58,12 +59,8 @@ export interface BufferedListener extends Listener {
   activate(): void;
 }
 
-interface Waiter {
-  options: AbortOptions | undefined;
-  resolve(conn: Conn | PromiseLike<Conn>): void;
-  reject(err: unknown): void;
-  cleanup(): void;
-}
+/** An accept() waiting for activation, with the options to pass on. */
+type Waiter = ListWaiter<Conn> & { options: AbortOptions | undefined };
 
 function checkActivation(activate: unknown): void {
   if (activate === undefined || activate instanceof AbortSignal) return;
@@ -168,22 +165,7 @@ class Buffered extends ListenerWrapper implements BufferedListener {
     if (this.#closedError !== null) return Promise.reject(this.#closedError);
     if (this.#activated) return this.inner.accept(options);
     const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<Conn>((resolve, reject) => {
-      const onAbort = () => {
-        const i = this.#waiters.indexOf(waiter);
-        if (i >= 0) this.#waiters.splice(i, 1);
-        reject(signal!.reason);
-      };
-      const waiter: Waiter = {
-        options,
-        resolve,
-        reject,
-        cleanup: () => signal?.removeEventListener("abort", onAbort),
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#waiters.push(waiter);
-    });
+    return waitInList(this.#waiters, signal, { options });
   }
 
   override close(): Promise<void> {

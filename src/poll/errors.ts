@@ -27,18 +27,9 @@ import { NetkitError } from "../_util/errors.ts";
  * ```
  */
 export class PollerClosedError extends NetkitError {
-  /**
-   * Makes an error.
-   *
-   * @param message What could not be done: `Cannot <action>: <detail>`.
-   * @param options `cause`, the underlying error, if any.
-   */
-  constructor(
-    message: string = "Cannot use poller: the poller is closed",
-    options?: { cause?: unknown },
-  ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "PollerClosedError";
+  /** Makes an error; `message` defaults to `Cannot use poller: the poller is closed`. */
+  constructor(message: string = "Cannot use poller: the poller is closed", options?: ErrorOptions) {
+    super(message, options);
   }
 }
 
@@ -64,18 +55,12 @@ export class PollerClosedError extends NetkitError {
  * ```
  */
 export class AlreadyRegisteredError extends NetkitError {
-  /**
-   * Makes an error.
-   *
-   * @param message What could not be done: `Cannot <action>: <detail>`.
-   * @param options `cause`, the underlying error, if any.
-   */
+  /** Makes an error; `message` defaults to `Cannot start: the descriptor is registered already`. */
   constructor(
     message: string = "Cannot start: the descriptor is registered already",
-    options?: { cause?: unknown },
+    options?: ErrorOptions,
   ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "AlreadyRegisteredError";
+    super(message, options);
   }
 }
 
@@ -100,17 +85,11 @@ export class AlreadyRegisteredError extends NetkitError {
  * ```
  */
 export class NotRegisteredError extends NetkitError {
-  /**
-   * Makes an error.
-   *
-   * @param message What could not be done: `Cannot <action>: <detail>`.
-   * @param options `cause`, the underlying error, if any.
-   */
+  /** Makes an error; `message` defaults to `Cannot use descriptor: it is not registered`. */
   constructor(
     message: string = "Cannot use descriptor: it is not registered",
-    options?: { cause?: unknown },
+    options?: ErrorOptions,
   ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "NotRegisteredError";
+    super(message, options);
   }
 }

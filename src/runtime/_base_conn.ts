@@ -26,6 +26,10 @@ export interface OpToken {
 
 function noop(): void {}
 
+/** A read or write readiness callback. */
+type ReadWatch = (state: ReadReadiness) => void;
+type WriteWatch = (state: WriteReadiness) => void;
+
 function checkWatch(callback: unknown, action: string): void {
   if (callback !== null && typeof callback !== "function") {
     throw new TypeError(`Cannot ${action}: the callback must be a function or null`);
@@ -49,9 +53,9 @@ export abstract class BaseConn implements Conn {
   #readable: ReadableStream<Uint8Array> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
   // Readiness (whenReadable / whenWritable): one one-shot watch per side.
-  #readWatch: ((state: ReadReadiness) => void) | null = null;
-  #readFire: ((state: ReadReadiness) => void) | undefined;
-  #writeWatch: ((state: WriteReadiness) => void) | null = null;
+  #readWatch: ReadWatch | null = null;
+  #readFire: ReadWatch | undefined;
+  #writeWatch: WriteWatch | null = null;
   #writeFailed = false;
   /**
    * Set by push-based adapters (node:net, Bun): reads are served from this
@@ -105,10 +109,7 @@ export abstract class BaseConn implements Conn {
    * watch: call `fire` once, never synchronously, with what the next read
    * meets; level (`edge` false) fires at once when data or an end waits.
    */
-  protected _watchReadable(
-    _fire: ((state: ReadReadiness) => void) | null,
-    _edge: boolean,
-  ): void {
+  protected _watchReadable(_fire: ReadWatch | null, _edge: boolean): void {
     throw new TypeError("Cannot watch readability: this connection has no readiness");
   }
 
@@ -203,10 +204,7 @@ export abstract class BaseConn implements Conn {
     if (this.#writeWatch !== null) this.#writeReady();
   }
 
-  whenReadable(
-    callback: ((state: ReadReadiness) => void) | null,
-    options?: ReadinessOptions,
-  ): void {
+  whenReadable(callback: ReadWatch | null, options?: ReadinessOptions): void {
     checkWatch(callback, "watch readability");
     this.#readWatch = callback;
     if (callback === null) {
@@ -219,10 +217,7 @@ export abstract class BaseConn implements Conn {
     }
   }
 
-  whenWritable(
-    callback: ((state: WriteReadiness) => void) | null,
-    options?: ReadinessOptions,
-  ): void {
+  whenWritable(callback: WriteWatch | null, options?: ReadinessOptions): void {
     checkWatch(callback, "watch writability");
     this.#writeWatch = callback;
     // Edge: wait for the writes in flight to complete (nothing happens until
@@ -269,13 +264,11 @@ export abstract class BaseConn implements Conn {
   }
 
   get readable(): ReadableStream<Uint8Array> {
-    this.#readable ??= readableOf(this);
-    return this.#readable;
+    return (this.#readable ??= readableOf(this));
   }
 
   get writable(): WritableStream<Uint8Array> {
-    this.#writable ??= writableOf(this);
-    return this.#writable;
+    return (this.#writable ??= writableOf(this));
   }
 
   /** Settles with `inner`, unless the clock or a close answers first. */

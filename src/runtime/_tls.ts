@@ -14,6 +14,7 @@ import { NodeConn } from "./_node_net.ts";
 import { HOST } from "./_host.ts";
 import { procListenerFd } from "./_proc_fd.ts";
 import { ListenerClosedError, TlsHandshakeError } from "./errors.ts";
+import { type ListWaiter, waitInList } from "../_util/abort.ts";
 import type {
   AbortOptions,
   Addr,
@@ -206,11 +207,7 @@ function rawOf(socket: tls.TLSSocket): unknown {
 }
 
 /** An accept() waiting in {@linkcode HandoffWaiters}. */
-interface HandoffWaiter {
-  resolve(conn: Conn): void;
-  reject(err: unknown): void;
-  cleanup(): void;
-}
+type HandoffWaiter = ListWaiter<Conn>;
 
 /**
  * The accept() calls made while a TLS listener has stopped accepting to hand
@@ -227,38 +224,24 @@ export class HandoffWaiters {
 
   /** Waits for a conn handed to {@linkcode deliver}, an error, or `signal`. */
   wait(signal: AbortSignal | undefined): Promise<Conn> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<Conn>((resolve, reject) => {
-      const onAbort = () => {
-        const i = this.#stack.indexOf(waiter);
-        if (i >= 0) this.#stack.splice(i, 1);
-        reject(signal!.reason);
-      };
-      const waiter: HandoffWaiter = {
-        resolve,
-        reject,
-        cleanup: () => signal?.removeEventListener("abort", onAbort),
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#stack.push(waiter);
-    });
+    return waitInList(this.#stack, signal, {});
   }
 
   /** Gives `conn` to the newest waiter; `false` when none waits. */
   deliver(conn: Conn): boolean {
-    const waiter = this.#stack.pop();
-    if (waiter === undefined) return false;
-    waiter.cleanup();
-    waiter.resolve(conn);
-    return true;
+    return this.#settleNewest((waiter) => waiter.resolve(conn));
   }
 
   /** Fails the newest waiter (a handshake ended without a conn); `false` when none waits. */
   fail(err: unknown): boolean {
+    return this.#settleNewest((waiter) => waiter.reject(err));
+  }
+
+  #settleNewest(settle: (waiter: HandoffWaiter) => void): boolean {
     const waiter = this.#stack.pop();
     if (waiter === undefined) return false;
     waiter.cleanup();
-    waiter.reject(err);
+    settle(waiter);
     return true;
   }
 

@@ -47,6 +47,23 @@ function checkConn(conn: Conn): void {
   if (conn.tls !== undefined) throw new TypeError("Cannot start TLS: the connection speaks TLS");
 }
 
+/**
+ * What both ends check before a hand-shake: the conn, then the options (with
+ * `validate`), then the signal, before and after node:tls loads.
+ */
+async function begin<O extends { signal?: AbortSignal }>(
+  conn: Conn,
+  options: O,
+  validate: (options: O) => void,
+): Promise<typeof tls> {
+  checkConn(conn);
+  validate(options);
+  options.signal?.throwIfAborted();
+  const tlsApi = await loadTls();
+  options.signal?.throwIfAborted();
+  return tlsApi;
+}
+
 /** Settles once `socket` is secure (the event `ready`), with a TlsConn over it. */
 function secured(
   socket: tls.TLSSocket,
@@ -171,12 +188,8 @@ function duplexOf(conn: Conn): Duplex {
  * ```
  */
 export async function startTls(conn: Conn, options: StartTlsOptions = {}): Promise<Conn> {
-  checkConn(conn);
-  validateTlsConnect(options);
+  const tlsApi = await begin(conn, options, validateTlsConnect);
   const signal = options.signal;
-  signal?.throwIfAborted();
-  const tlsApi = await loadTls();
-  signal?.throwIfAborted();
   const remote = conn.remoteAddr;
   const host = remote.transport === "tcp" ? remote.hostname : undefined;
   // SNI may not be an IP address; without it node:tls checks the IP SANs.
@@ -227,12 +240,8 @@ export async function startTls(conn: Conn, options: StartTlsOptions = {}): Promi
  * ```
  */
 export async function startTlsServer(conn: Conn, options: StartTlsServerOptions): Promise<Conn> {
-  checkConn(conn);
-  validateTlsListen(options);
+  const tlsApi = await begin(conn, options, validateTlsListen);
   const signal = options.signal;
-  signal?.throwIfAborted();
-  const tlsApi = await loadTls();
-  signal?.throwIfAborted();
   const requestCert = options.requestCert === true;
   // node:tls takes allowHalfOpen (passed to the TLSSocket) though its types omit it.
   const socketOptions: tls.TLSSocketOptions & { allowHalfOpen: boolean } = {

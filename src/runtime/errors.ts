@@ -30,7 +30,6 @@ export class NetError extends NetkitError {
    */
   constructor(message: string, options?: { code?: string; cause?: unknown }) {
     super(message, { cause: options?.cause });
-    this.name = "NetError";
     this.code = options?.code;
   }
 }
@@ -47,14 +46,9 @@ export class NetError extends NetkitError {
  * ```
  */
 export class AddrInUseError extends NetError {
-  /**
-   * Makes an error.
-   * @param message What could not be done.
-   * @param options `cause`.
-   */
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** Makes an error; `options.cause` is passed through. */
+  constructor(message: string, options?: ErrorOptions) {
     super(message, { code: "EADDRINUSE", cause: options?.cause });
-    this.name = "AddrInUseError";
   }
 }
 
@@ -70,14 +64,9 @@ export class AddrInUseError extends NetError {
  * ```
  */
 export class ConnectionRefusedError extends NetError {
-  /**
-   * Makes an error.
-   * @param message What could not be done.
-   * @param options `code` (default `"ECONNREFUSED"`) and `cause`.
-   */
+  /** Makes an error; `options.code` defaults to `"ECONNREFUSED"`. */
   constructor(message: string, options?: { code?: string; cause?: unknown }) {
     super(message, { code: options?.code ?? "ECONNREFUSED", cause: options?.cause });
-    this.name = "ConnectionRefusedError";
   }
 }
 
@@ -93,14 +82,9 @@ export class ConnectionRefusedError extends NetError {
  * ```
  */
 export class ConnectionResetError extends NetError {
-  /**
-   * Makes an error.
-   * @param message What could not be done.
-   * @param options `code` (default `"ECONNRESET"`) and `cause`.
-   */
+  /** Makes an error; `options.code` defaults to `"ECONNRESET"`. */
   constructor(message: string, options?: { code?: string; cause?: unknown }) {
     super(message, { code: options?.code ?? "ECONNRESET", cause: options?.cause });
-    this.name = "ConnectionResetError";
   }
 }
 
@@ -116,14 +100,9 @@ export class ConnectionResetError extends NetError {
  * ```
  */
 export class ClosedError extends NetError {
-  /**
-   * Makes an error.
-   * @param message What could not be done.
-   * @param options `cause`.
-   */
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, { cause: options?.cause });
-    this.name = "ClosedError";
+  /** Makes an error; `options.cause` is passed through. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
   }
 }
 
@@ -139,14 +118,9 @@ export class ClosedError extends NetError {
  * ```
  */
 export class ListenerClosedError extends NetError {
-  /**
-   * Makes an error.
-   * @param message What could not be done.
-   * @param options `cause`.
-   */
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, { cause: options?.cause });
-    this.name = "ListenerClosedError";
+  /** Makes an error; `options.cause` is passed through. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
   }
 }
 
@@ -162,14 +136,9 @@ export class ListenerClosedError extends NetError {
  * ```
  */
 export class TimeoutError extends NetError {
-  /**
-   * Makes an error.
-   * @param message What could not be done.
-   * @param options `cause`.
-   */
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** Makes an error; `options.cause` is passed through. */
+  constructor(message: string, options?: ErrorOptions) {
     super(message, { code: "ETIMEDOUT", cause: options?.cause });
-    this.name = "TimeoutError";
   }
 }
 
@@ -193,14 +162,4 @@ export class TimeoutError extends NetError {
  * console.log(err.name, err.code); // "TlsHandshakeError" "CERT_HAS_EXPIRED"
  * ```
  */
-export class TlsHandshakeError extends NetError {
-  /**
-   * Makes an error.
-   * @param message What could not be done.
-   * @param options `code` (the TLS library's code) and `cause`.
-   */
-  constructor(message: string, options?: { code?: string; cause?: unknown }) {
-    super(message, { code: options?.code, cause: options?.cause });
-    this.name = "TlsHandshakeError";
-  }
-}
+export class TlsHandshakeError extends NetError {}

@@ -14,6 +14,7 @@ import { DenoConn, DenoListener } from "./deno.ts";
 import { canDup, dupFd } from "./_dup.ts";
 import { closeFd } from "./_fd.ts";
 import type {
+  Addr,
   Conn,
   HttpEngine,
   HttpEngineOptions,
@@ -21,7 +22,13 @@ import type {
   HttpSocketHooks,
   Listener,
   ReadReadiness,
+  TcpAddr,
 } from "./types.ts";
+
+/** `addr` if it is a TCP address (node:http's socket fields are TCP's). */
+function tcpOf(addr: Addr): TcpAddr | undefined {
+  return addr.transport === "tcp" ? addr : undefined;
+}
 
 /** Where a node:net socket served natively keeps its HttpSocket. */
 const HTTP_SOCKET: unique symbol = Symbol("netkit.httpSocket");
@@ -125,24 +132,20 @@ class ConnSocket extends Duplex implements HttpSocket {
 
   // What node:http reads of a socket.
   get remoteAddress(): string | undefined {
-    const a = this.conn.remoteAddr;
-    return a.transport === "tcp" ? a.hostname : undefined;
+    return tcpOf(this.conn.remoteAddr)?.hostname;
   }
   get remotePort(): number | undefined {
-    const a = this.conn.remoteAddr;
-    return a.transport === "tcp" ? a.port : undefined;
+    return tcpOf(this.conn.remoteAddr)?.port;
   }
   get remoteFamily(): string | undefined {
-    const a = this.conn.remoteAddr;
-    return a.transport === "tcp" ? (a.hostname.includes(":") ? "IPv6" : "IPv4") : undefined;
+    const host = this.remoteAddress;
+    return host === undefined ? undefined : host.includes(":") ? "IPv6" : "IPv4";
   }
   get localAddress(): string | undefined {
-    const a = this.conn.localAddr;
-    return a.transport === "tcp" ? a.hostname : undefined;
+    return tcpOf(this.conn.localAddr)?.hostname;
   }
   get localPort(): number | undefined {
-    const a = this.conn.localAddr;
-    return a.transport === "tcp" ? a.port : undefined;
+    return tcpOf(this.conn.localAddr)?.port;
   }
   setTimeout(_ms: number, _cb?: () => void): this {
     // Timeouts are the owner's (src/http/), with its own timers.

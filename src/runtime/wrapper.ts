@@ -154,14 +154,12 @@ export class ConnWrapper implements Conn {
 
   /** A `ReadableStream` over this object's `read()`, created on first use. */
   get readable(): ReadableStream<Uint8Array> {
-    this.#readable ??= readableOf(this);
-    return this.#readable;
+    return (this.#readable ??= readableOf(this));
   }
 
   /** A `WritableStream` over this object's `write()`, created on first use. */
   get writable(): WritableStream<Uint8Array> {
-    this.#writable ??= writableOf(this);
-    return this.#writable;
+    return (this.#writable ??= writableOf(this));
   }
 
   /**

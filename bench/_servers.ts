@@ -18,7 +18,7 @@ const g = globalThis as any;
  * measurable), which the accept bench charged to the adapter. Echo
  * messages are 64 bytes.
  */
-export const ECHO_BUFFER = 4 * 1024;
+export const ECHO_BUFFER: number = 4 * 1024;
 
 /** The repo root (the directory holding deno.json), from a bench file's `import.meta.url`. */
 export function repoRoot(metaUrl: string): string {

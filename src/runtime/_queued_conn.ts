@@ -4,7 +4,7 @@
 // the subclass wires its socket's events to the `_on*` methods.
 import { BaseConn } from "./_base_conn.ts";
 import { ChunkQueue, type Pausable } from "./_chunk_queue.ts";
-import { mapError } from "./_map_error.ts";
+import { mapEventError } from "./_map_error.ts";
 import type { Addr, ReadReadiness } from "./types.ts";
 
 /** A Unix socket address. */
@@ -49,10 +49,10 @@ export abstract class QueuedConn extends BaseConn {
     return this.#rawError !== null;
   }
 
-  /** The socket's error as a netkit error, made on first use. */
+  /** The socket's error as a netkit error (no stack: see mapEventError), made on first use. */
   protected _failure(): Error | null {
     if (this.#rawError === null) return null;
-    this.#mapped ??= mapError(this.#rawError, "use the connection");
+    this.#mapped ??= mapEventError(this.#rawError, "use the connection");
     return this.#mapped;
   }
 

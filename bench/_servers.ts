@@ -8,6 +8,18 @@ import { type Conn, type Listener, runtime } from "../src/runtime/mod.ts";
 
 const g = globalThis as any;
 
+/**
+ * The read buffer each echo conn allocates (netkit's servers and Deno's own;
+ * node:net and Bun hand their chunks over): 4 KiB, as Go's `bufio.Reader`
+ * and `net/http` read with. It was 64 KiB, and on Node a fresh 64 KiB
+ * `Uint8Array` per conn cost about 90 µs of server CPU and 2-3 more page
+ * faults per accepted conn (a node:net server made to allocate one too fell
+ * to the adapter's accept rate; 16 KiB still cost 30-60 µs, 4 KiB nothing
+ * measurable), which the accept bench charged to the adapter. Echo
+ * messages are 64 bytes.
+ */
+export const ECHO_BUFFER: number = 4 * 1024;
+
 /** The repo root (the directory holding deno.json), from a bench file's `import.meta.url`. */
 export function repoRoot(metaUrl: string): string {
   const here = dirname(fileURLToPath(metaUrl));
@@ -23,7 +35,7 @@ export async function serveNative(): Promise<number> {
     (async () => {
       for await (const conn of l) {
         (async () => {
-          const buf = new Uint8Array(64 * 1024);
+          const buf = new Uint8Array(ECHO_BUFFER);
           try {
             while (true) {
               const n = await conn.read(buf);
@@ -70,7 +82,7 @@ export function serveEcho<C extends Conn>(
   (async () => {
     for await (const conn of listener) {
       (async () => {
-        const buf = new Uint8Array(64 * 1024);
+        const buf = new Uint8Array(ECHO_BUFFER);
         try {
           while (true) {
             const n = await conn.read(buf);

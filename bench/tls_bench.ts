@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 import { Channel, Dir, Exporter, Importer } from "../src/chan/mod.ts";
 import { listen, runtime } from "../src/runtime/mod.ts";
 import { ca, cert, key } from "../tests/fixtures/graceful_tls.ts";
-import { repoRoot, serveEcho } from "./_servers.ts";
+import { ECHO_BUFFER, repoRoot, serveEcho } from "./_servers.ts";
 
 const g = globalThis as any;
 const args: string[] = g.process.argv.slice(2);
@@ -46,7 +46,7 @@ async function serveNativeTls(): Promise<number> {
     (async () => {
       for await (const conn of listener) {
         (async () => {
-          const buf = new Uint8Array(64 * 1024);
+          const buf = new Uint8Array(ECHO_BUFFER);
           try {
             while (true) {
               const n = await conn.read(buf);

@@ -1,7 +1,8 @@
 // Internal: turns a push-based socket (Bun's `data` handler, node:net's
 // 'data' event) into pull-based reads with backpressure: the socket is paused
 // until the first read and whenever more than `highWater` bytes wait unread.
-// Runtime-free: the adapter passes in pause/resume functions.
+// Runtime-free: the adapter passes in its socket (anything that pauses and
+// resumes), not closures over it: one less pair of functions per conn.
 import { type DeadlineClock, PendingRead } from "./_deadline.ts";
 import type { ReadReadiness } from "./types.ts";
 
@@ -10,9 +11,14 @@ export const HIGH_WATER: number = 64 * 1024;
 
 const EMPTY = new Uint8Array(0);
 
+/** What a {@linkcode ChunkQueue} stops and restarts: node:net's and Bun's sockets both are. */
+export interface Pausable {
+  pause(): unknown;
+  resume(): unknown;
+}
+
 export class ChunkQueue {
-  readonly #pause: () => void;
-  readonly #resume: () => void;
+  readonly #socket: Pausable;
   #chunks: Uint8Array[] = [];
   #offset = 0; // read position in #chunks[0]
   #size = 0;
@@ -24,9 +30,8 @@ export class ChunkQueue {
   // Readiness: called once when a read would not wait (see watch()).
   #watch: ((state: ReadReadiness) => void) | null = null;
 
-  constructor(pause: () => void, resume: () => void) {
-    this.#pause = pause;
-    this.#resume = resume;
+  constructor(socket: Pausable) {
+    this.#socket = socket;
   }
 
   /** Bytes received and not yet read. */
@@ -46,7 +51,7 @@ export class ChunkQueue {
     this.#size += chunk.byteLength;
     if (this.#flowing && this.#size >= HIGH_WATER) {
       this.#flowing = false;
-      this.#pause();
+      this.#socket.pause();
     }
     this.#notify();
   }
@@ -89,7 +94,7 @@ export class ChunkQueue {
     }
     if (!this.#flowing && !this.ended && this.#size < HIGH_WATER) {
       this.#flowing = true;
-      this.#resume();
+      this.#socket.resume();
     }
   }
 
@@ -156,7 +161,7 @@ export class ChunkQueue {
     this.#size = 0;
     if (!this.#flowing && !this.ended) {
       this.#flowing = true;
-      this.#resume();
+      this.#socket.resume();
     }
     return chunks;
   }
@@ -171,7 +176,7 @@ export class ChunkQueue {
       if (this.#eof) return null;
       if (!this.#flowing) {
         this.#flowing = true;
-        this.#resume();
+        this.#socket.resume();
       }
       if (buf.byteLength === 0) return 0;
       return undefined;
@@ -195,7 +200,7 @@ export class ChunkQueue {
     this.#size -= n;
     if (!this.#flowing && this.#size < HIGH_WATER && !this.ended) {
       this.#flowing = true;
-      this.#resume();
+      this.#socket.resume();
     }
     return n;
   }

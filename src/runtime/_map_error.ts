@@ -72,6 +72,29 @@ export function mapError(err: unknown, action: string): Error {
   }
 }
 
+/**
+ * {@linkcode mapError} for an error a socket event delivered (a reset, a
+ * broken pipe): the stack there is the runtime's event dispatch and
+ * netkit's queue, never the caller's (its read or write awaits), so none is
+ * captured: capturing it was the largest piece of netkit's own JavaScript
+ * per accepted conn that the peer resets. Class, message, `code` and `cause`
+ * (the runtime's error, with its own stack) are the same.
+ */
+export function mapEventError(err: unknown, action: string): Error {
+  const ctor = Error as { stackTraceLimit?: number };
+  const limit = ctor.stackTraceLimit;
+  try {
+    ctor.stackTraceLimit = 0;
+  } catch {
+    return mapError(err, action); // a frozen Error: keep the stack
+  }
+  try {
+    return mapError(err, action);
+  } finally {
+    ctor.stackTraceLimit = limit;
+  }
+}
+
 /** The codes of node:tls (and OpenSSL's certificate checks) that mean a handshake failed. */
 const TLS_CODE =
   /^(ERR_SSL_|ERR_TLS_|ERR_OSSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_)/;

@@ -7,7 +7,7 @@ import type { OpToken } from "./_base_conn.ts";
 import { BaseListener, checkBacklog } from "./_base_listener.ts";
 import { mapError } from "./_map_error.ts";
 import { procListenerFd } from "./_proc_fd.ts";
-import { boundLocal, connAddrs, QueuedConn, tcpAddr } from "./_queued_conn.ts";
+import { boundLocal, QueuedConn, tcpAddr, unixAddr } from "./_queued_conn.ts";
 import type { Addr, Conn, ConnectOptions, Listener, ListenOptions } from "./types.ts";
 import { builtin } from "./_node.ts";
 
@@ -41,13 +41,20 @@ export class NodeConn extends QueuedConn {
    * saves a getsockname per accept).
    */
   constructor(socket: net.Socket, unix?: [local: string, remote: string], local?: Addr) {
-    super(() => socket.pause(), () => socket.resume());
+    super(socket);
     this.native = socket;
-    [this.localAddr, this.remoteAddr] = connAddrs(
-      unix,
-      () => local !== undefined ? { ...local } : tcpAddr(socket.localAddress, socket.localPort),
-      () => tcpAddr(socket.remoteAddress, socket.remotePort),
-    );
+    if (unix !== undefined) {
+      this.localAddr = unixAddr(unix[0]);
+      this.remoteAddr = unixAddr(unix[1]);
+    } else {
+      this.localAddr = local !== undefined
+        ? { ...local }
+        : tcpAddr(socket.localAddress, socket.localPort);
+      // One getpeername; node:net caches it for remotePort. Read now: once
+      // the peer resets the conn node:net has closed the handle, and it
+      // could not be read any more.
+      this.remoteAddr = tcpAddr(socket.remoteAddress, socket.remotePort);
+    }
     socket.pause();
     // 'drain' is listened to only once a write waits for it (see _write).
     socket.on("data", this.#onData);

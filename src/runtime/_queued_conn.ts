@@ -3,20 +3,13 @@
 // (mapped on first use), and the writes waiting for 'drain'. Runtime-free:
 // the subclass wires its socket's events to the `_on*` methods.
 import { BaseConn } from "./_base_conn.ts";
-import { ChunkQueue } from "./_chunk_queue.ts";
-import { mapError } from "./_map_error.ts";
+import { ChunkQueue, type Pausable } from "./_chunk_queue.ts";
+import { mapEventError } from "./_map_error.ts";
 import type { Addr, ReadReadiness } from "./types.ts";
 
-/** The local and remote addresses of a conn: Unix paths, or TCP host and port. */
-export function connAddrs(
-  unix: [local: string, remote: string] | undefined,
-  local: () => Addr,
-  remote: () => Addr,
-): [Addr, Addr] {
-  if (unix !== undefined) {
-    return [{ transport: "unix", path: unix[0] }, { transport: "unix", path: unix[1] }];
-  }
-  return [local(), remote()];
+/** A Unix socket address. */
+export function unixAddr(path: string): Addr {
+  return { transport: "unix", path };
 }
 
 /** A TCP address from what a runtime reports (either part may be missing). */
@@ -44,10 +37,10 @@ export abstract class QueuedConn extends BaseConn {
   #rawError: Error | null = null;
   #mapped: Error | null = null;
 
-  /** `pause` and `resume` stop and restart the socket's reading. */
-  constructor(pause: () => void, resume: () => void) {
+  /** `socket`'s `pause()` and `resume()` stop and restart its reading. */
+  constructor(socket: Pausable) {
     super();
-    this._chunks = new ChunkQueue(pause, resume);
+    this._chunks = new ChunkQueue(socket);
     this._queue = this._chunks;
   }
 
@@ -56,10 +49,10 @@ export abstract class QueuedConn extends BaseConn {
     return this.#rawError !== null;
   }
 
-  /** The socket's error as a netkit error, made on first use. */
+  /** The socket's error as a netkit error (no stack: see mapEventError), made on first use. */
   protected _failure(): Error | null {
     if (this.#rawError === null) return null;
-    this.#mapped ??= mapError(this.#rawError, "use the connection");
+    this.#mapped ??= mapEventError(this.#rawError, "use the connection");
     return this.#mapped;
   }
 

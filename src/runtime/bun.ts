@@ -7,7 +7,7 @@ import { BaseListener, checkBacklog } from "./_base_listener.ts";
 import { ClosedError, TlsHandshakeError } from "./errors.ts";
 import { mapError } from "./_map_error.ts";
 import { connectWith, listenTarget, listenWith } from "./_open.ts";
-import { boundLocal, connAddrs, QueuedConn, tcpAddr } from "./_queued_conn.ts";
+import { boundLocal, QueuedConn, tcpAddr, unixAddr } from "./_queued_conn.ts";
 import {
   HandoffWaiters,
   HANDSHAKE_TIMEOUT_MS,
@@ -97,13 +97,17 @@ export class BunConn extends QueuedConn {
    * local address when the caller knows it (a listener bound to one address).
    */
   constructor(socket: BunSocketLike, unix?: [local: string, remote: string], local?: Addr) {
-    super(() => socket.pause(), () => socket.resume());
+    super(socket);
     this.native = socket;
-    [this.localAddr, this.remoteAddr] = connAddrs(
-      unix,
-      () => local !== undefined ? { ...local } : tcpAddr(socket.localAddress, socket.localPort),
-      () => tcpAddr(socket.remoteAddress, socket.remotePort),
-    );
+    if (unix !== undefined) {
+      this.localAddr = unixAddr(unix[0]);
+      this.remoteAddr = unixAddr(unix[1]);
+    } else {
+      this.localAddr = local !== undefined
+        ? { ...local }
+        : tcpAddr(socket.localAddress, socket.localPort);
+      this.remoteAddr = tcpAddr(socket.remoteAddress, socket.remotePort);
+    }
     socket.data = this;
     // Not read until the first read(): the data waits in the kernel.
     socket.pause();

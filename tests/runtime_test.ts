@@ -546,3 +546,17 @@ test("os.holdListener() holds a Unix socket: its path stays and clients are queu
     await held.close();
   }
 });
+
+test("acceptAll() still hands out a conn accepted for a next() made before return()", async () => {
+  let deliver: (value: number) => void = () => {};
+  const fake = {
+    accept: (): Promise<number> => new Promise<number>((resolve) => deliver = resolve),
+  };
+  const it = acceptAll(fake);
+  const pending = it.next();
+  const returned = it.return();
+  deliver(7);
+  assert.deepEqual(await pending, { done: false, value: 7 });
+  assert.deepEqual(await returned, { done: true, value: undefined });
+  assert.deepEqual(await it.next(), { done: true, value: undefined });
+});

@@ -95,9 +95,11 @@ class AcceptIterator<C> implements AsyncGenerator<C, void, undefined> {
   /** next() calls not answered yet, and the last one's promise. */
   #outstanding = 0;
   #tail: Promise<IteratorResult<C, void>> | null = null;
+  // A conn accepted for a next() made before return() is still handed out,
+  // as a generator would: dropping it here would leak it.
   readonly #onConn = (conn: C): IteratorResult<C, void> => {
     this.#outstanding--;
-    return this.#done ? DONE : { done: false, value: conn };
+    return { done: false, value: conn };
   };
   readonly #onError = (err: unknown): IteratorResult<C, void> => {
     this.#outstanding--;

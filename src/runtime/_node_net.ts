@@ -243,15 +243,15 @@ export class NodeListener extends BaseListener {
   }
 }
 
-/** Listens with node:net. `fd` listeners are served as they are (no bind). */
-export async function listenNodeNet(options: ListenOptions): Promise<Listener> {
-  const bound = checkBacklog(options.backlog);
-  // noDelay: TCP_NODELAY on every accepted conn, as Go, Deno and Bun do.
-  const server = builtin("node:net").createServer({
-    allowHalfOpen: true,
-    pauseOnConnect: true,
-    noDelay: true,
-  });
+/**
+ * Listens with a node:net (or node:tls) server on `options` (an fd is served
+ * as it is, with no bind) and returns the address it is bound to.
+ */
+export async function bindServer(
+  server: net.Server,
+  options: ListenOptions,
+  bound: number,
+): Promise<Addr> {
   let args: net.ListenOptions | { fd: number };
   let what: string;
   if ("fd" in options) {
@@ -273,11 +273,23 @@ export async function listenNodeNet(options: ListenOptions): Promise<Listener> {
     });
   });
   const address = server.address();
-  let addr: Addr;
-  if (typeof address === "string") addr = { transport: "unix", path: address };
-  else if (address !== null && typeof address.port === "number") {
-    addr = tcpAddr(address.address, address.port);
-  } else addr = { transport: "unix", path: "path" in options ? options.path : "" };
+  if (typeof address === "string") return { transport: "unix", path: address };
+  if (address !== null && typeof address.port === "number") {
+    return tcpAddr(address.address, address.port);
+  }
+  return { transport: "unix", path: "path" in options ? options.path : "" };
+}
+
+/** Listens with node:net. `fd` listeners are served as they are (no bind). */
+export async function listenNodeNet(options: ListenOptions): Promise<Listener> {
+  const bound = checkBacklog(options.backlog);
+  // noDelay: TCP_NODELAY on every accepted conn, as Go, Deno and Bun do.
+  const server = builtin("node:net").createServer({
+    allowHalfOpen: true,
+    pauseOnConnect: true,
+    noDelay: true,
+  });
+  const addr = await bindServer(server, options, bound);
   return new NodeListener(server, addr, bound, "fd" in options ? options.fd : undefined);
 }
 

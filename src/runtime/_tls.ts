@@ -10,7 +10,7 @@ import type * as net from "node:net";
 import type * as tls from "node:tls";
 import { BaseListener, checkBacklog } from "./_base_listener.ts";
 import { mapError, tlsErrorCode } from "./_map_error.ts";
-import { NodeConn } from "./_node_net.ts";
+import { bindServer, NodeConn } from "./_node_net.ts";
 import { HOST } from "./_host.ts";
 import { procListenerFd } from "./_proc_fd.ts";
 import { ListenerClosedError, TlsHandshakeError } from "./errors.ts";
@@ -377,32 +377,7 @@ export async function listenTls(options: ListenOptions): Promise<Listener> {
     // As Go and Deno do: small TLS records go out at once (Nagle off).
     noDelay: true,
   });
-  let args: net.ListenOptions | { fd: number };
-  let what: string;
-  if ("fd" in options) {
-    args = { fd: options.fd };
-    what = `fd ${options.fd}`;
-  } else if ("path" in options) {
-    args = { path: options.path, backlog: bound };
-    what = options.path;
-  } else {
-    args = { host: options.hostname ?? "0.0.0.0", port: options.port ?? 0, backlog: bound };
-    what = `${args.host}:${args.port}`;
-  }
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => reject(mapError(err, `listen on ${what}`));
-    server.once("error", onError);
-    server.listen(args as net.ListenOptions, () => {
-      server.off("error", onError);
-      resolve();
-    });
-  });
-  const address = server.address();
-  let addr: Addr;
-  if (typeof address === "string") addr = { transport: "unix", path: address };
-  else if (address !== null && typeof address.port === "number") {
-    addr = { transport: "tcp", hostname: address.address, port: address.port };
-  } else addr = { transport: "unix", path: "path" in options ? options.path : "" };
+  const addr = await bindServer(server, options, bound);
   return new TlsListener(
     server,
     addr,

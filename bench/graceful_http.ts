@@ -17,14 +17,12 @@
 // machine the CPU ratio is the steadier figure.
 // Not library code: it may use Deno.*, Bun.* and node:* directly.
 // deno-lint-ignore-file no-explicit-any
-import { spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { createServer as createHttpServer } from "node:http";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type GracefulConn, gracefulHttp, wrap } from "../src/graceful/mod.ts";
 import { type Conn, listen, type Listener, runtime } from "../src/runtime/mod.ts";
-import { repoRoot, serveEcho, serveNative } from "./_servers.ts";
+import { serveEcho, serveNative } from "./_servers.ts";
+import { measuredRound, median, reportCpu, type Sample } from "./_rounds.ts";
 
 const g = globalThis as any;
 const args: string[] = g.process.argv.slice(2);
@@ -151,68 +149,14 @@ async function loadClient(
 type Kind = "http-bare" | "http-graceful" | "native" | "adapter" | "wrapped";
 type Test = "http" | "echo" | "accept";
 
-interface Sample {
-  /** Operations per second the client saw. */
-  rate: number;
-  /** Server CPU (user + system) per operation, in microseconds. */
-  cpu: number;
-}
-
-function selfCommand(extra: string[]): [string, string[]] {
-  const script = fileURLToPath(import.meta.url);
-  if (runtime.name === "deno") return [g.Deno.execPath(), ["run", "-A", script, ...extra]];
-  return [g.process.execPath, [script, ...extra]];
-}
-
 /** Runs the server under test in a child and one load client against it. */
-async function round(kind: Kind, test: Test): Promise<Sample> {
-  const [cmd, argv] = selfCommand(["server", kind]);
-  const server = spawn(cmd, argv, { stdio: ["pipe", "pipe", "inherit"] });
-  let serverOut = "";
-  const port = await new Promise<number>((resolve, reject) => {
-    server.stdout!.setEncoding("utf8");
-    server.stdout!.on("data", (d: string) => {
-      serverOut += d;
-      const m = /PORT (\d+)/.exec(serverOut);
-      if (m) resolve(Number(m[1]));
-    });
-    server.on("exit", () => reject(new Error("bench server exited")));
-  });
-  try {
-    const cpu = new Promise<number>((resolve) => {
-      server.stdout!.on("data", () => {
-        const m = /CPU (\d+)/.exec(serverOut);
-        if (m) resolve(Number(m[1]));
-      });
-    });
-    const bun = join(repoRoot(import.meta.url), "scripts/node_modules/.bin/bun");
-    const client = spawn(bun, [
-      join(repoRoot(import.meta.url), "bench/graceful_http.ts"),
-      "client",
-      test,
-      String(port),
-      test === "echo" ? "100" : "50",
-      String(SECONDS),
-    ], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    client.stdout!.setEncoding("utf8");
-    client.stdout!.on("data", (d: string) => {
-      out += d;
-      if (d.includes("MARK")) server.stdin!.write("mark\n");
-      if (d.includes("END")) server.stdin!.write("end\n");
-    });
-    await new Promise((resolve) => client.on("exit", resolve));
-    const rate = Number(/RESULT (\d+)/.exec(out)?.[1] ?? NaN);
-    const used = await cpu;
-    return { rate, cpu: used / (rate * SECONDS) };
-  } finally {
-    server.kill("SIGKILL");
-  }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+function round(kind: Kind, test: Test): Promise<Sample> {
+  return measuredRound(
+    import.meta.url,
+    [kind],
+    (port) => [test, String(port), test === "echo" ? "100" : "50", String(SECONDS)],
+    SECONDS,
+  );
 }
 
 async function measure(
@@ -236,20 +180,6 @@ async function measure(
     );
   }
   return out;
-}
-
-/** Server side: report the CPU used between the driver's "mark" and "end". */
-function reportCpu(): void {
-  const proc = g.process;
-  let start: { user: number; system: number } | undefined;
-  proc.stdin.setEncoding("utf8");
-  proc.stdin.on("data", (d: string) => {
-    if (d.includes("mark")) start = proc.cpuUsage();
-    if (d.includes("end") && start !== undefined) {
-      const used = proc.cpuUsage(start);
-      console.log(`CPU ${used.user + used.system}`);
-    }
-  });
 }
 
 // ---------------------------------------------------------------------------

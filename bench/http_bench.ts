@@ -21,10 +21,7 @@
 // on a shared machine the CPU ratio is the steadier figure.
 // Not library code: it may use Deno.*, Bun.* and node:* directly.
 // deno-lint-ignore-file no-explicit-any
-import { spawn } from "node:child_process";
 import { createServer } from "node:http";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { serve, useLightResponse } from "../src/http/mod.ts";
 import {
   type NodeRequest,
@@ -34,7 +31,7 @@ import {
 } from "../src/http/_fetch.ts";
 import { listen, runtime } from "../src/runtime/mod.ts";
 import { useRuntime } from "../src/runtime/testing.ts";
-import { repoRoot } from "./_servers.ts";
+import { measuredRound, median, reportCpu, type Sample } from "./_rounds.ts";
 
 const g = globalThis as any;
 const args: string[] = g.process.argv.slice(2);
@@ -140,80 +137,13 @@ async function loadClient(port: number, conns: number, seconds: number): Promise
 // ---------------------------------------------------------------------------
 // The driver
 
-interface Sample {
-  /** Requests per second the client saw. */
-  rate: number;
-  /** Server CPU (user + system) per request, in microseconds. */
-  cpu: number;
-}
-
-function selfCommand(extra: string[]): [string, string[]] {
-  const script = fileURLToPath(import.meta.url);
-  if (runtime.name === "deno") return [g.Deno.execPath(), ["run", "-A", script, ...extra]];
-  return [g.process.execPath, [script, ...extra]];
-}
-
-async function round(kind: Kind): Promise<Sample> {
-  const [cmd, argv] = selfCommand(["server", kind]);
-  const server = spawn(cmd, argv, { stdio: ["pipe", "pipe", "inherit"] });
-  let serverOut = "";
-  const port = await new Promise<number>((resolve, reject) => {
-    server.stdout!.setEncoding("utf8");
-    server.stdout!.on("data", (d: string) => {
-      serverOut += d;
-      const m = /PORT (\d+)/.exec(serverOut);
-      if (m) resolve(Number(m[1]));
-    });
-    server.on("exit", () => reject(new Error("bench server exited")));
-  });
-  try {
-    const cpu = new Promise<number>((resolve) => {
-      server.stdout!.on("data", () => {
-        const m = /CPU (\d+)/.exec(serverOut);
-        if (m) resolve(Number(m[1]));
-      });
-    });
-    const root = repoRoot(import.meta.url);
-    const client = spawn(join(root, "scripts/node_modules/.bin/bun"), [
-      join(root, "bench/http_bench.ts"),
-      "client",
-      String(port),
-      String(CONNS),
-      String(SECONDS),
-    ], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    client.stdout!.setEncoding("utf8");
-    client.stdout!.on("data", (d: string) => {
-      out += d;
-      if (d.includes("MARK")) server.stdin!.write("mark\n");
-      if (d.includes("END")) server.stdin!.write("end\n");
-    });
-    await new Promise((resolve) => client.on("exit", resolve));
-    const rate = Number(/RESULT (\d+)/.exec(out)?.[1] ?? NaN);
-    const used = await cpu;
-    return { rate, cpu: used / (rate * SECONDS) };
-  } finally {
-    server.kill("SIGKILL");
-  }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-/** Server side: report the CPU used between the driver's "mark" and "end". */
-function reportCpu(): void {
-  const proc = g.process;
-  let start: { user: number; system: number } | undefined;
-  proc.stdin.setEncoding("utf8");
-  proc.stdin.on("data", (d: string) => {
-    if (d.includes("mark")) start = proc.cpuUsage();
-    if (d.includes("end") && start !== undefined) {
-      const used = proc.cpuUsage(start);
-      console.log(`CPU ${used.user + used.system}`);
-    }
-  });
+function round(kind: Kind): Promise<Sample> {
+  return measuredRound(
+    import.meta.url,
+    [kind],
+    (port) => [String(port), String(CONNS), String(SECONDS)],
+    SECONDS,
+  );
 }
 
 if (args[0] === "server") {

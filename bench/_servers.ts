@@ -28,28 +28,33 @@ export function repoRoot(metaUrl: string): string {
     : join(here, "..");
 }
 
+/** Echoes every conn of a `Deno.listen` or `Deno.listenTls` listener with Deno's own API. */
+export function serveDenoEcho(listener: AsyncIterable<any>): void {
+  (async () => {
+    for await (const conn of listener) {
+      (async () => {
+        const buf = new Uint8Array(ECHO_BUFFER);
+        try {
+          while (true) {
+            const n = await conn.read(buf);
+            if (n === null) break;
+            let off = 0;
+            while (off < n) off += await conn.write(buf.subarray(off, n));
+          }
+        } catch { /* reset by the client */ }
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      })();
+    }
+  })();
+}
+
 /** An echo server on this runtime's own API (Deno.listen, Bun.listen, node:net); returns its port. */
 export async function serveNative(): Promise<number> {
   if (runtime.name === "deno") {
     const l = g.Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    (async () => {
-      for await (const conn of l) {
-        (async () => {
-          const buf = new Uint8Array(ECHO_BUFFER);
-          try {
-            while (true) {
-              const n = await conn.read(buf);
-              if (n === null) break;
-              let off = 0;
-              while (off < n) off += await conn.write(buf.subarray(off, n));
-            }
-          } catch { /* reset by the client */ }
-          try {
-            conn.close();
-          } catch { /* closed */ }
-        })();
-      }
-    })();
+    serveDenoEcho(l);
     return l.addr.port;
   }
   if (runtime.name === "bun") {

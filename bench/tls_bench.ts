@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 import { Channel, Dir, Exporter, Importer } from "../src/chan/mod.ts";
 import { listen, runtime } from "../src/runtime/mod.ts";
 import { ca, cert, key } from "../tests/fixtures/graceful_tls.ts";
-import { ECHO_BUFFER, repoRoot, serveEcho } from "./_servers.ts";
+import { repoRoot, serveDenoEcho, serveEcho } from "./_servers.ts";
 
 const g = globalThis as any;
 const args: string[] = g.process.argv.slice(2);
@@ -43,24 +43,7 @@ async function serveNodeTls(): Promise<number> {
 async function serveNativeTls(): Promise<number> {
   if (runtime.name === "deno") {
     const listener = g.Deno.listenTls({ hostname: HOST, port: 0, cert, key });
-    (async () => {
-      for await (const conn of listener) {
-        (async () => {
-          const buf = new Uint8Array(ECHO_BUFFER);
-          try {
-            while (true) {
-              const n = await conn.read(buf);
-              if (n === null) break;
-              let off = 0;
-              while (off < n) off += await conn.write(buf.subarray(off, n));
-            }
-          } catch { /* reset */ }
-          try {
-            conn.close();
-          } catch { /* closed */ }
-        })();
-      }
-    })();
+    serveDenoEcho(listener);
     return listener.addr.port;
   }
   if (runtime.name === "bun") {

@@ -585,6 +585,12 @@ export interface HttpEngineOptions {
    * Without it, node:http serves upgrade requests as plain ones and refuses CONNECT.
    */
   onUpgrade?: (req: unknown, socket: HttpSocket, head: Uint8Array) => void;
+  /**
+   * Which parser reads requests: node:http's, or netkit's own (before
+   * node:http's `IncomingMessage` and `ServerResponse` all the same).
+   * @default {"netkit" on Bun, "node" elsewhere}
+   */
+  parser?: "node" | "netkit";
 }
 
 /** node:http fed with netkit Conns ({@linkcode createHttpEngine}). */

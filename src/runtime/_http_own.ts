@@ -2,10 +2,11 @@
 // (_http_parser.ts) reads a conn's bytes as ConnSocket takes them, and hands
 // out node:http's own `IncomingMessage` and `ServerResponse` (so Express and
 // every node-style handler see the real classes), one request at a time
-// (pipelined requests wait in the buffer for the response before). Used on
-// Bun, where node:http serves a socket handed in with emit("connection")
-// through a JavaScript path three times as costly as this one (measured:
-// docs/runtimes.md); node:http's own parser everywhere else.
+// (pipelined requests wait in the buffer for the response before). Used for
+// every conn but a node:net socket on Deno and Node: node:http fed through a
+// Duplex costs more (Deno 1.5×, Node 1.15×), and on Bun node:http serves a
+// socket handed in with emit("connection") through a JavaScript path about
+// three times as costly (measured: docs/runtimes.md).
 import { IncomingMessage, ServerResponse, STATUS_CODES } from "node:http";
 import { Buffer } from "node:buffer";
 import { ConnSocket, DetachedConn } from "./_conn_socket.ts";

@@ -1,10 +1,10 @@
-// Runtime adapter: the HTTP engine. node:http's response writer, and its
-// parser fed with netkit Conns through a `stream.Duplex` per conn
-// (_conn_socket.ts) on Deno and Node; on Bun, netkit's own parser
-// (_http_own.ts) before node:http's `IncomingMessage` and `ServerResponse`.
+// Runtime adapter: the HTTP engine. node:http's `IncomingMessage` and
+// `ServerResponse` always; the parser is node:http's own for a node:net
+// socket on Deno and Node (it reads the handle itself), and netkit's
+// (_http_own.ts) for every other conn and everything on Bun, where node:http
+// fed through a `stream.Duplex` (_conn_socket.ts; still there as
+// `parser: "node"`) costs 1.3 to 3 times as much (docs/runtimes.md).
 // Modules above it (src/http/) see the types in types.ts.
-// `server.emit("connection", duplex)` serves a generic Duplex on Deno's,
-// Bun's and Node's node:http alike (measured: docs/runtimes.md).
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { listenNodeNet, NodeConn } from "./_node_net.ts";
@@ -161,8 +161,12 @@ export function createHttpEngine(
     server.on("upgrade", upgrade);
     server.on("connect", upgrade);
   }
-  const own = options.parser === "netkit" ||
-    (options.parser === undefined && typeof (globalThis as { Bun?: unknown }).Bun === "object");
+  const parser = options.parser;
+  // node:http parses from a node:net socket's own handle at its best; fed
+  // through a Duplex it costs more than netkit's parser (docs/runtimes.md).
+  // On Bun its parser is a JavaScript one even on a node:net socket.
+  const nodeParses = parser === "node" ||
+    (parser === undefined && typeof (globalThis as { Bun?: unknown }).Bun !== "object");
   return {
     native: server,
     takeOver,
@@ -174,19 +178,19 @@ export function createHttpEngine(
       } catch {
         // Not TCP, or already closed.
       }
-      if (own) {
+      // The node:net adapter's own conns (not wrappers, which must see every
+      // byte): node:http gets the socket itself.
+      const raw = nodeParses && conn instanceof NodeConn ? conn.release() : undefined;
+      if (raw !== undefined) {
+        const socket = new NativeSocket(conn, raw, hooks);
+        server.emit("connection", raw);
+        raw.resume();
+        return socket;
+      }
+      if (parser !== "node") {
         const socket = new OwnSocket(conn, hooks, options);
         socket.start();
         return socket;
-      }
-      // The node:net adapter's own conns (not wrappers, which must see every
-      // byte): node:http gets the socket itself.
-      const raw = conn instanceof NodeConn ? conn.release() : undefined;
-      if (raw !== undefined) {
-        const native = new NativeSocket(conn, raw, hooks);
-        server.emit("connection", raw);
-        raw.resume();
-        return native;
       }
       const socket = new ConnSocket(conn, hooks);
       server.emit("connection", socket);

@@ -588,7 +588,8 @@ export interface HttpEngineOptions {
   /**
    * Which parser reads requests: node:http's, or netkit's own (before
    * node:http's `IncomingMessage` and `ServerResponse` all the same).
-   * @default {"netkit" on Bun, "node" elsewhere}
+   * @default {node:http's for the node:net adapter's own conns on Deno and
+   * Node (it reads their handle itself); netkit's for every other conn}
    */
   parser?: "node" | "netkit";
 }

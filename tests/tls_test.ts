@@ -35,6 +35,8 @@ import {
   text,
 } from "./_harness.ts";
 import { haveOpenssl, testCerts } from "./_tls_certs.ts";
+import { serve } from "../src/http/mod.ts";
+import { RawClient, textOf } from "./_http_client.ts";
 
 // Deno's node:tls ends the server's handshake before the client has checked
 // the server's certificate, and ends a refused client's conn without an alert.
@@ -135,6 +137,36 @@ t("a TLS conn keeps deadlines: a read past its deadline rejects with TimeoutErro
   await conn.write(bytes("late"));
   assert.equal(text(await readExactly(client, 4)), "late");
 });
+
+t(
+  "serve() answers HTTPS on a TLS listener: keep-alive, a POST body, the client's address",
+  async () => {
+    const listener = await listen({ hostname: HOST, port: 0, tls: serverTls() });
+    const server = serve({
+      listener,
+      fetch: async (req, info) =>
+        new Response(
+          `${req.method} ${new URL(req.url).pathname} ${await req.text()} ${
+            info.remoteAddr.transport === "tcp" ? info.remoteAddr.hostname : "?"
+          }`,
+        ),
+    });
+    try {
+      const client = new RawClient(
+        await connect({ hostname: HOST, port: portOf(listener), tls: clientTls() }),
+      );
+      const a = await client.request("GET", "/a");
+      assert.equal(a.status, 200);
+      assert.equal(textOf(a.body), `GET /a  ${HOST}`);
+      const b = await client.request("POST", "/b", { body: bytes("secret") });
+      assert.equal(textOf(b.body), `POST /b secret ${HOST}`);
+      assert.equal(server.stats.total, 1);
+      client.close();
+    } finally {
+      await server.shutdown();
+    }
+  },
+);
 
 t("a plain conn has no tls info", async () => {
   await using listener = await listen({ hostname: HOST, port: 0 });

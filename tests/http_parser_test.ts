@@ -20,7 +20,7 @@ test("parseHead reads a request line and fields as node:http does", () => {
   const h = parseHead(
     "POST /a?b=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nX-A: 1\r\nx-a: 2\r\n" +
       "Set-Cookie: a\r\nSet-Cookie: b\r\nCookie: c=1\r\nCookie: d=2\r\nHost: y\r\n" +
-      "X-Pad:  \t v \t",
+      "X-Pad:  \t v \t\r\nX-Obs: caf\xe9\tau lait",
   );
   assert.equal(h.method, "POST");
   assert.equal(h.url, "/a?b=1");
@@ -35,6 +35,7 @@ test("parseHead reads a request line and fields as node:http does", () => {
     "set-cookie": ["a", "b"],
     cookie: "c=1; d=2",
     "x-pad": "v",
+    "x-obs": "caf\xe9\tau lait",
   });
   assert.deepEqual(h.rawHeaders.slice(0, 4), ["Host", "x", "Content-Length", "3"]);
 });
@@ -67,6 +68,8 @@ test("parseHead refuses what would smuggle or is not HTTP/1.x", () => {
   refused("GET / HTTP/1.1\r\nA : 1", 400);
   refused("GET / HTTP/1.1\r\nA: 1\r2", 400);
   refused("GET / HTTP/1.1\r\nA: 1\x002", 400);
+  refused("GET / HTTP/1.1\r\nA: 1\x1b2", 400);
+  refused("GET /\x01 HTTP/1.1", 400);
   refused("GET / HTTP/1.1\r\n: 1", 400);
   refused("GET /  HTTP/1.1", 400);
   refused("GET / FTP/1.1", 400);

@@ -38,8 +38,9 @@ export interface RequestHead {
 export const CHUNKED = -1;
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\s]+) HTTP\/(\d)\.(\d)$/;
-const BAD_VALUE = /[\0\r\n]/;
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e\x80-\xff]+) HTTP\/(\d)\.(\d)$/;
+/** A control character other than HTAB (a field value allows HTAB, visible ASCII and obs-text). */
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const DIGITS = /^\d+$/;
 
 /** Fields node:http keeps the first of (its `matchKnownFields`). */

@@ -202,6 +202,25 @@ forEachAdapter((t) => {
     }
   });
 
+  t("the own engine reads a head and body that come a few bytes at a time", async () => {
+    const s = await ownServer(echo);
+    try {
+      const conn = await connect({ hostname: HOST, port: s.port });
+      const wire = bytes(
+        "\r\nPOST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbody",
+      );
+      for (let i = 0; i < wire.byteLength; i += 3) {
+        await conn.write(wire.subarray(i, i + 3));
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      const got = text(await readAll(conn));
+      conn.close();
+      assert.match(got, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nPOST \/slow body$/);
+    } finally {
+      await s.close();
+    }
+  });
+
   t("the own engine refuses bad heads with 400, 431 and 505, then closes", async () => {
     const s = await ownServer(echo);
     try {

@@ -43,6 +43,8 @@ export class OwnSocket extends ConnSocket {
   /** Bytes read and not parsed yet, from #off. */
   #pending: Buffer | undefined;
   #off = 0;
+  /** Bytes from #off already searched for the end of a head, in vain. */
+  #scanned = 0;
   #phase = HEAD;
   #req: Req | undefined;
   #res: Res | undefined;
@@ -55,6 +57,8 @@ export class OwnSocket extends ConnSocket {
   /** The request body's reader is full: stop reading the conn. */
   #bodyFull = false;
   #parsing = false;
+  /** Inside push(). */
+  #pushing = false;
   /** After an upgrade: the bytes for the upgraded conn, in order. */
   #late: Uint8Array[] | undefined;
   readonly #onFinish: () => void;
@@ -80,7 +84,7 @@ export class OwnSocket extends ConnSocket {
     this.#onReqRead = () => {
       if (!this.#bodyFull) return;
       this.#bodyFull = false;
-      this._read();
+      this.#resume();
     };
   }
 
@@ -89,8 +93,26 @@ export class OwnSocket extends ConnSocket {
     this._read();
   }
 
+  /**
+   * Reads on. Not from inside push(): the read loop that called it goes on
+   * by itself when push() returns true, and a nested one would take chunks
+   * ahead of those it has not pushed yet.
+   */
+  #resume(): void {
+    if (!this.#pushing) this._read();
+  }
+
   /** What ConnSocket reads: parsed here instead of queued for a reader. */
   override push(chunk: Uint8Array | null): boolean {
+    this.#pushing = true;
+    try {
+      return this.#take(chunk);
+    } finally {
+      this.#pushing = false;
+    }
+  }
+
+  #take(chunk: Uint8Array | null): boolean {
     if (this.#late !== undefined) {
       if (chunk !== null) this.#late.push(chunk);
       return false;
@@ -149,17 +171,22 @@ export class OwnSocket extends ConnSocket {
   /** Parses a request head from `buf` at #off; false if it is not all there. */
   #head(buf: Buffer): boolean {
     let off = this.#off;
-    // Empty lines before a request line are ignored (RFC 9112 §2.2).
-    while (off + 1 < buf.byteLength && buf[off] === 13 && buf[off + 1] === 10) off += 2;
-    this.#off = off;
+    if (this.#scanned === 0) {
+      // Empty lines before a request line are ignored (RFC 9112 §2.2).
+      while (off + 1 < buf.byteLength && buf[off] === 13 && buf[off + 1] === 10) off += 2;
+      this.#off = off;
+    }
     const max = this.#options.maxHeaderSize;
-    const end = buf.indexOf(CRLFCRLF, off);
+    // A head that comes a byte at a time is searched once, not once per byte.
+    const end = buf.indexOf(CRLFCRLF, off + this.#scanned);
     if (end < 0 || end - off > max) {
       if (buf.byteLength - off > max) {
         throw new HttpParseError(431, "Cannot parse request: head too large");
       }
+      this.#scanned = Math.max(0, buf.byteLength - off - 3);
       return false;
     }
+    this.#scanned = 0;
     const head = parseHead(buf.toString("latin1", off, end));
     this.#off = end + 4;
     this.#request(head);
@@ -259,13 +286,13 @@ export class OwnSocket extends ConnSocket {
     if (this.#phase === WAIT) {
       this.#next();
       this.#parse();
-      this._read();
+      this.#resume();
     } else if (this.#phase === BODY) {
       // The handler did not read it all: read on and drop the rest.
       this.#dumping = true;
       if (this.#bodyFull) {
         this.#bodyFull = false;
-        this._read();
+        this.#resume();
       }
     }
   }

@@ -19,8 +19,8 @@ function refused(head: string, status: number): void {
 test("parseHead reads a request line and fields as node:http does", () => {
   const h = parseHead(
     "POST /a?b=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nX-A: 1\r\nx-a: 2\r\n" +
-      "Set-Cookie: a\r\nSet-Cookie: b\r\nCookie: c=1\r\nCookie: d=2\r\nHost: y\r\n" +
-      "X-Pad:  \t v \t\r\nX-Obs: caf\xe9\tau lait",
+      "Set-Cookie: a\r\nSet-Cookie: b\r\nCookie: c=1\r\nCookie: d=2\r\nUser-Agent: u1\r\n" +
+      "X-Pad:  \t v \t\r\nX-Obs: caf\xe9\tau lait\r\nuser-agent: u2",
   );
   assert.equal(h.method, "POST");
   assert.equal(h.url, "/a?b=1");
@@ -36,6 +36,7 @@ test("parseHead reads a request line and fields as node:http does", () => {
     cookie: "c=1; d=2",
     "x-pad": "v",
     "x-obs": "caf\xe9\tau lait",
+    "user-agent": "u1",
   });
   assert.deepEqual(h.rawHeaders.slice(0, 4), ["Host", "x", "Content-Length", "3"]);
 });
@@ -43,37 +44,47 @@ test("parseHead reads a request line and fields as node:http does", () => {
 test("parseHead: keep-alive, upgrade, Expect and chunked framing", () => {
   assert.equal(parseHead("GET / HTTP/1.0").keepAlive, false);
   assert.equal(parseHead("GET / HTTP/1.0\r\nConnection: Keep-Alive").keepAlive, true);
-  assert.equal(parseHead("GET / HTTP/1.1\r\nConnection: foo, close").keepAlive, false);
-  assert.equal(parseHead("GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: ws").upgrade, true);
-  assert.equal(parseHead("GET / HTTP/1.1\r\nUpgrade: ws").upgrade, false);
-  assert.equal(parseHead("CONNECT h:443 HTTP/1.1\r\nHost: h:443").upgrade, true);
-  assert.equal(parseHead("PUT / HTTP/1.1\r\nExpect: 100-Continue").expect, "100-continue");
+  assert.equal(parseHead("GET / HTTP/1.1\r\nHost: h\r\nConnection: foo, close").keepAlive, false);
   assert.equal(
-    parseHead("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked").bodyLength,
-    CHUNKED,
+    parseHead("GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: ws").upgrade,
+    true,
+  );
+  assert.equal(parseHead("GET / HTTP/1.1\r\nHost: h\r\nUpgrade: ws").upgrade, false);
+  assert.equal(parseHead("CONNECT h:443 HTTP/1.1\r\nHost: h:443").upgrade, true);
+  assert.equal(
+    parseHead("PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue").expect,
+    "100-continue",
   );
   assert.equal(
-    parseHead("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5").bodyLength,
-    5,
+    parseHead("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked").bodyLength,
+    CHUNKED,
   );
 });
 
 test("parseHead refuses what would smuggle or is not HTTP/1.x", () => {
-  refused("GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked", 400);
-  refused("GET / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip", 400);
-  refused("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2", 400);
-  refused("GET / HTTP/1.1\r\nContent-Length: -1", 400);
-  refused("GET / HTTP/1.1\r\nContent-Length: 1x", 400);
-  refused("GET / HTTP/1.1\r\nA: 1\r\n folded", 400);
-  refused("GET / HTTP/1.1\r\nA : 1", 400);
-  refused("GET / HTTP/1.1\r\nA: 1\r2", 400);
-  refused("GET / HTTP/1.1\r\nA: 1\x002", 400);
-  refused("GET / HTTP/1.1\r\nA: 1\x1b2", 400);
-  refused("GET /\x01 HTTP/1.1", 400);
-  refused("GET / HTTP/1.1\r\n: 1", 400);
-  refused("GET /  HTTP/1.1", 400);
-  refused("GET / FTP/1.1", 400);
-  refused("G(T / HTTP/1.1", 400);
+  const H = "GET / HTTP/1.1\r\nHost: h\r\n";
+  refused(`${H}Content-Length: 1\r\nTransfer-Encoding: chunked`, 400);
+  refused(`${H}Transfer-Encoding: chunked, gzip`, 400);
+  refused(`${H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked`, 400);
+  refused(`${H}Content-Length: 1\r\nContent-Length: 2`, 400);
+  refused(`${H}Content-Length: 5\r\nContent-Length: 5`, 400);
+  refused(`${H}Content-Length: -1`, 400);
+  refused(`${H}Content-Length: 1x`, 400);
+  refused(`${H}A: 1\r\n folded`, 400);
+  refused(`${H}A : 1`, 400);
+  refused(`${H}A: 1\r2`, 400);
+  refused(`${H}A: 1\x002`, 400);
+  refused(`${H}A: 1\x1b2`, 400);
+  refused(`${H}: 1`, 400);
+  refused(`${H}Host: h2`, 400);
+  refused("GET / HTTP/1.1\r\nX: no host", 400);
+  refused("GET /\x01 HTTP/1.1\r\nHost: h", 400);
+  refused("GET old HTTP/1.1\r\nHost: h", 400);
+  refused("GET * HTTP/1.1\r\nHost: h", 400);
+  refused("GET h:443 HTTP/1.1\r\nHost: h", 400);
+  refused("GET /  HTTP/1.1\r\nHost: h", 400);
+  refused("GET / FTP/1.1\r\nHost: h", 400);
+  refused("G(T / HTTP/1.1\r\nHost: h", 400);
   refused("GET / HTTP/2.0", 505);
   refused("GET / HTTP/1.2", 505);
 });
@@ -242,7 +253,7 @@ forEachAdapter((t) => {
         /^HTTP\/1\.1 400 /,
       );
       // A good request, then a bad one: the first is answered, the second refused.
-      const two = await exchange(s.port, "GET /ok HTTP/1.1\r\n\r\nBAD\r\n\r\n");
+      const two = await exchange(s.port, "GET /ok HTTP/1.1\r\nHost: a\r\n\r\nBAD\r\n\r\n");
       assert.match(two, /^HTTP\/1\.1 200 OK[^]*GET \/ok HTTP\/1\.1 400 /);
     } finally {
       await s.close();
@@ -255,15 +266,22 @@ forEachAdapter((t) => {
       const one = await exchange(s.port, "GET /old HTTP/1.0\r\n\r\n");
       assert.match(one, /^HTTP\/1\.1 200 OK\r\n/);
       assert.match(one, /GET \/old $/);
-      const head = await exchange(s.port, "HEAD /h HTTP/1.1\r\nConnection: close\r\n\r\n");
+      const head = await exchange(
+        s.port,
+        "HEAD /h HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+      );
       assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
       assert.ok(head.endsWith("\r\n\r\n"), head);
       const cont = await exchange(
         s.port,
-        "PUT /c HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+        "PUT /c HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
       );
       assert.match(cont, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK[^]*PUT \/c hi$/);
-      const other = await exchange(s.port, "GET /e HTTP/1.1\r\nExpect: tea\r\n\r\n", true);
+      const other = await exchange(
+        s.port,
+        "GET /e HTTP/1.1\r\nHost: a\r\nExpect: tea\r\n\r\n",
+        true,
+      );
       assert.match(other, /^HTTP\/1\.1 417 /);
     } finally {
       await s.close();
@@ -290,7 +308,9 @@ forEachAdapter((t) => {
     });
     try {
       const conn = await connect({ hostname: HOST, port: s.port });
-      await conn.write(bytes("GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nHEAD"));
+      await conn.write(
+        bytes("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nHEAD"),
+      );
       await new Promise((r) => setTimeout(r, 20));
       await conn.write(bytes("+MORE"));
       await conn.closeWrite();
@@ -316,7 +336,7 @@ forEachAdapter((t) => {
     });
     try {
       const conn = await connect({ hostname: HOST, port: s.port });
-      await conn.write(bytes("POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\nabc"));
+      await conn.write(bytes("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nabc"));
       await new Promise((r) => setTimeout(r, 20));
       conn.close();
       await seen;

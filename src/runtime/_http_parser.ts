@@ -43,6 +43,10 @@ const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e\x80-\xff]+) HT
 // deno-lint-ignore no-control-regex
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const DIGITS = /^\d+$/;
+/** absolute-form (a proxy's request): scheme "://" ... */
+const ABSOLUTE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
+/** authority-form (CONNECT): host ":" port. */
+const AUTHORITY = /^(\[[0-9A-Fa-f:.]+\]|[^\s/?#@:]+):\d+$/;
 
 /** Fields node:http keeps the first of (its `matchKnownFields`). */
 const FIRST_WINS = new Set([
@@ -120,6 +124,7 @@ export function parseHead(text: string): RequestHead {
   let lengthField: string | undefined;
   let transferEncoding: string | undefined;
   let connection = "";
+  let hosts = 0;
   while (eol >= 0) {
     const start = eol + 2;
     eol = text.indexOf("\r\n", start);
@@ -137,20 +142,41 @@ export function parseHead(text: string): RequestHead {
     const key = name.toLowerCase();
     addField(headers, key, value);
     if (key === "content-length") {
-      if (!DIGITS.test(value) || (lengthField !== undefined && lengthField !== value)) {
+      // One, digits only (as llhttp: even a repeat of the same length is refused).
+      if (!DIGITS.test(value) || lengthField !== undefined) {
         throw new HttpParseError(400, "Cannot parse request: bad Content-Length");
       }
       lengthField = value;
+    } else if (key === "host") {
+      hosts++;
     } else if (key === "transfer-encoding") {
       transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
     } else if (key === "connection") {
       connection = connection === "" ? value : `${connection}, ${value}`;
     }
   }
+  // HTTP/1.1 needs exactly one Host (RFC 9112 §3.2; node:http requires one too).
+  if (hosts > 1 || (hosts === 0 && versionMinor === 1)) {
+    throw new HttpParseError(400, "Cannot parse request: it needs one Host field");
+  }
+  const target = m[2];
+  const method = m[1];
+  if (
+    target.charCodeAt(0) !== 47 && // origin-form: /path
+    !(target === "*" && method === "OPTIONS") &&
+    !ABSOLUTE.test(target) &&
+    !(method === "CONNECT" && AUTHORITY.test(target))
+  ) {
+    throw new HttpParseError(400, "Cannot parse request: bad request target");
+  }
   let bodyLength = 0;
   if (transferEncoding !== undefined) {
-    const codings = transferEncoding.toLowerCase().split(",");
-    if (lengthField !== undefined || codings[codings.length - 1].trim() !== "chunked") {
+    const codings = transferEncoding.toLowerCase().split(",").map((c) => c.trim());
+    // Chunked once, and last (RFC 9112 §6.1); never with Content-Length.
+    if (
+      lengthField !== undefined || codings[codings.length - 1] !== "chunked" ||
+      codings.indexOf("chunked") !== codings.length - 1
+    ) {
       throw new HttpParseError(400, "Cannot parse request: bad Transfer-Encoding");
     }
     bodyLength = CHUNKED;
@@ -160,7 +186,6 @@ export function parseHead(text: string): RequestHead {
       throw new HttpParseError(400, "Cannot parse request: bad Content-Length");
     }
   }
-  const method = m[1];
   const keepAlive = connection === ""
     ? versionMinor === 1
     : versionMinor === 1
@@ -171,7 +196,7 @@ export function parseHead(text: string): RequestHead {
   const expect = headers["expect"];
   return {
     method,
-    url: m[2],
+    url: target,
     versionMinor,
     rawHeaders,
     headers,

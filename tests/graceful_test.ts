@@ -20,6 +20,7 @@ import {
   listen,
   ListenerClosedError,
 } from "../src/runtime/mod.ts";
+import { type Entry, Tracker } from "../src/graceful/_internal.ts";
 import {
   bytes,
   delay,
@@ -29,6 +30,7 @@ import {
   portOf,
   readExactly,
   seesClose,
+  test,
   text,
 } from "./_harness.ts";
 
@@ -538,4 +540,85 @@ forEachAdapter((t) => {
       for (const c of clients) c.close();
     }
   });
+});
+
+interface TestEntry extends Entry {
+  readonly id: number;
+}
+
+function entry(id: number): TestEntry {
+  return { state: "idle", fresh: false, held: false, older: null, newer: null, graceEnd: 0, id };
+}
+
+test("Tracker keeps exact counts and order through closes, settles and disowns in any order", () => {
+  const shut: number[] = [];
+  const tracker: Tracker<TestEntry> = new Tracker<TestEntry>((e) => {
+    shut.push(e.id);
+    tracker.gone(e);
+  }, 60_000);
+  const e = [0, 1, 2, 3, 4, 5].map(entry);
+  for (const x of e) tracker.add(x);
+  assert.equal(tracker.stats().fresh, 6);
+  tracker.settle(e[2], true); // data came: stays in use
+  tracker.settle(e[4], false); // EOF: idle
+  tracker.gone(e[0]); // the oldest
+  tracker.gone(e[5]); // the newest
+  tracker.disown(e[3]);
+  assert.deepEqual(tracker.stats(), {
+    idle: 1,
+    inUse: 2,
+    fresh: 1,
+    disowned: 1,
+    total: 4,
+    accepted: 6,
+    closed: 2,
+  });
+  // A closed or disowned entry keeps no link to the others (nothing old names a young conn).
+  for (const x of [e[0], e[3], e[5]]) assert.deepEqual([x.older, x.newer], [null, null]);
+  tracker.closeIdle();
+  assert.deepEqual(shut, [4]);
+  const late = entry(6);
+  tracker.add(late);
+  assert.equal(tracker.closeAll(), 3);
+  assert.deepEqual(shut, [4, 1, 2, 6], "oldest first");
+  assert.equal(tracker.tracked, 0);
+  tracker.gone(e[3]);
+  assert.deepEqual(tracker.stats(), {
+    idle: 0,
+    inUse: 0,
+    fresh: 0,
+    disowned: 0,
+    total: 0,
+    accepted: 7,
+    closed: 7,
+  });
+});
+
+test("Tracker ends the freshness of the entries whose grace passed, oldest first", async () => {
+  const tracker = new Tracker<TestEntry>((e) => tracker.gone(e), 1);
+  const [a, b, c, d] = [0, 1, 2, 3].map(entry);
+  for (const x of [a, b, c, d]) tracker.add(x);
+  tracker.settle(b, true);
+  tracker.gone(a);
+  tracker.markInUse(d); // held: in use once its grace passes
+  await delay(20);
+  assert.deepEqual(tracker.stats(), {
+    idle: 1,
+    inUse: 2,
+    fresh: 0,
+    disowned: 0,
+    total: 3,
+    accepted: 4,
+    closed: 1,
+  });
+  assert.deepEqual([b.state, c.state, d.state], ["in-use", "idle", "in-use"]);
+  // New fresh entries after the old ones expired are found again.
+  const e = entry(4);
+  tracker.add(e);
+  assert.equal(tracker.stats().fresh, 1);
+  await delay(20);
+  assert.equal(tracker.stats().fresh, 0);
+  assert.equal(e.state, "idle");
+  tracker.closeAll();
+  assert.equal(tracker.tracked, 0);
 });

@@ -507,7 +507,48 @@ forEachAdapter((t, adapter) => {
     },
     openFileLimit() < 2000 ? `needs 2000 open files, the limit is ${openFileLimit()}` : undefined,
   );
+
+  t(
+    "listen(): an accepted conn's bytes stay in the kernel until its first read",
+    async () => {
+      await using listener = await listen({ hostname: HOST, port: 0 });
+      const port = portOf(listener);
+      // Handed out at once (accept() waits), and queued (nobody waits).
+      const waited = listener.accept();
+      await using c1 = await connect({ hostname: HOST, port });
+      await using conn1 = await waited;
+      await using c2 = await connect({ hostname: HOST, port });
+      for (let i = 0; i < 200 && (listener.pending ?? 1) < 1; i++) await delay(5);
+      await c1.write(bytes("first"));
+      await c2.write(bytes("second"));
+      for (const [client, n] of [[c1, 5], [c2, 6]] as const) {
+        const local = client.localAddr.transport === "tcp" ? client.localAddr.port : 0;
+        for (let i = 0; i < 200 && unreadInKernel(port, local) !== n; i++) await delay(5);
+        await delay(50); // turns of the event loop in which a flowing socket would be read
+        assert.equal(unreadInKernel(port, local), n, `${n} bytes unread in the kernel`);
+      }
+      assert.equal(text(await readExactly(conn1, 5)), "first");
+      await using conn2 = await listener.accept();
+      assert.equal(text(await readExactly(conn2, 6)), "second");
+    },
+    existsSync("/proc/net/tcp") ? undefined : "needs /proc/net/tcp (Linux)",
+  );
 });
+
+/**
+ * The bytes the kernel holds unread on the server side of the loopback TCP
+ * conn from `remotePort` to `localPort` (its rx_queue in /proc/net/tcp).
+ */
+function unreadInKernel(localPort: number, remotePort: number): number | undefined {
+  const hex = (port: number) => `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === hex(localPort) && f[2] === hex(remotePort)) {
+      return parseInt(f[4].split(":")[1], 16);
+    }
+  }
+  return undefined;
+}
 
 test("acceptAll() answers overlapping next() calls in order and ends at ListenerClosedError", async () => {
   let i = 0;

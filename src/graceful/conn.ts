@@ -77,7 +77,15 @@ export class TrackedConn extends ConnWrapper implements GracefulConn {
     // read they then make goes through read(), so it is tracked.
     super(inner);
     this.#tracker = tracker;
-    this.#entry = { state: "idle", fresh: false, held: false, conn: this };
+    this.#entry = {
+      state: "idle",
+      fresh: false,
+      held: false,
+      older: null,
+      newer: null,
+      graceEnd: 0,
+      conn: this,
+    };
     this.#auto = mode !== "manual";
     this.#deadline = mode === "deadline";
   }

@@ -13,8 +13,8 @@
  */
 import { onSignal, type Signal, type SignalOptions } from "../runtime/mod.ts";
 import { DrainTimeoutError } from "./errors.ts";
-import { checkDrainOptions, checkGrace, Tracker } from "./_tracker.ts";
-import type { GracefulConnState, GracefulDrainOptions, GracefulStats } from "./types.ts";
+import { checkDrainOptions, checkGrace, type Entry, Tracker } from "./_tracker.ts";
+import type { GracefulDrainOptions, GracefulStats } from "./types.ts";
 
 /** A listener function as `EventEmitter` methods take it (typed as in node:events). */
 // deno-lint-ignore no-explicit-any
@@ -164,10 +164,7 @@ export interface GracefulHttp<S extends HttpServerLike = HttpServerLike> extends
   handleSignals(options?: HandleSignalsOptions): () => void;
 }
 
-interface SocketEntry {
-  state: GracefulConnState;
-  fresh: boolean;
-  held: boolean;
+interface SocketEntry extends Entry {
   readonly socket: SocketLike;
   /** Requests in flight on this socket. */
   active: number;
@@ -231,6 +228,9 @@ class GracefulHttpServer<S extends HttpServerLike> implements GracefulHttp<S> {
       state: "idle",
       fresh: false,
       held: false,
+      older: null,
+      newer: null,
+      graceEnd: 0,
       socket,
       active: 0,
       responses: new Set(),

@@ -30,8 +30,20 @@ export class ChunkQueue {
   // Readiness: called once when a read would not wait (see watch()).
   #watch: ((state: ReadReadiness) => void) | null = null;
 
-  constructor(socket: Pausable) {
+  /** `flowing`: the socket is not paused now (else the first read resumes it). */
+  constructor(socket: Pausable, flowing = false) {
     this.#socket = socket;
+    this.#flowing = flowing;
+  }
+
+  /**
+   * Pauses a socket left flowing at open, unless a read or a readiness watch
+   * waits for its data: its bytes then stay in the kernel until one does.
+   */
+  pauseUnlessWaited(): void {
+    if (!this.#flowing || this.#readers.length > 0 || this.#watch !== null || this.ended) return;
+    this.#flowing = false;
+    this.#socket.pause();
   }
 
   /** Bytes received and not yet read. */

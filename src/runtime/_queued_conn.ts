@@ -37,10 +37,13 @@ export abstract class QueuedConn extends BaseConn {
   #rawError: Error | null = null;
   #mapped: Error | null = null;
 
-  /** `socket`'s `pause()` and `resume()` stop and restart its reading. */
-  constructor(socket: Pausable) {
+  /**
+   * `socket`'s `pause()` and `resume()` stop and restart its reading;
+   * `flowing`: it is not paused now.
+   */
+  constructor(socket: Pausable, flowing = false) {
     super();
-    this._chunks = new ChunkQueue(socket);
+    this._chunks = new ChunkQueue(socket, flowing);
     this._queue = this._chunks;
   }
 

@@ -91,14 +91,25 @@ export class BunConn extends QueuedConn {
   readonly remoteAddr: Addr;
   readonly native: BunSocketLike;
   #gone = false;
+  /** Left flowing at open until `settleOpen()` (see BunListener.onOpen). */
+  #opening: boolean;
 
   /**
    * `unix` gives the local and remote paths of a Unix socket; `local`, the
    * local address when the caller knows it (a listener bound to one address).
+   * The socket is paused (not read until the first read(): the data waits in
+   * the kernel), unless `opening`: then the caller calls `settleOpen()`
+   * before Bun polls the socket.
    */
-  constructor(socket: BunSocketLike, unix?: [local: string, remote: string], local?: Addr) {
-    super(socket);
+  constructor(
+    socket: BunSocketLike,
+    unix?: [local: string, remote: string],
+    local?: Addr,
+    opening = false,
+  ) {
+    super(socket, opening);
     this.native = socket;
+    this.#opening = opening;
     if (unix !== undefined) {
       this.localAddr = unixAddr(unix[0]);
       this.remoteAddr = unixAddr(unix[1]);
@@ -109,8 +120,17 @@ export class BunConn extends QueuedConn {
       this.remoteAddr = tcpAddr(socket.remoteAddress, socket.remotePort);
     }
     socket.data = this;
-    // Not read until the first read(): the data waits in the kernel.
-    socket.pause();
+    if (!opening) socket.pause();
+  }
+
+  /**
+   * @internal The event-loop turn that opened the socket is over: pauses it
+   * unless a read or a readiness watch already waits for its data.
+   */
+  settleOpen(): void {
+    if (!this.#opening) return;
+    this.#opening = false;
+    if (!this.closed) this._chunks.pauseUnlessWaited();
   }
 
   get fd(): number | undefined {
@@ -120,6 +140,9 @@ export class BunConn extends QueuedConn {
 
   /** @internal Bun's `data` handler. */
   onData(chunk: Uint8Array): void {
+    // Bun polls a new socket only after the turn that opened it (measured),
+    // so this does not happen; were it to, only this chunk left the kernel.
+    if (this.#opening) this.settleOpen();
     this._chunks.push(chunk);
   }
 
@@ -219,6 +242,8 @@ export class BunListener extends BaseListener {
   readonly native: BunListenerLike;
   readonly #unix: [string, string] | undefined;
   readonly #local: Addr | undefined;
+  /** Conns opened in this event-loop turn, still flowing (see onOpen). */
+  #opening: BunConn[] = [];
 
   constructor(native: BunListenerLike, unixPath: string | undefined, bound: number) {
     super(bound);
@@ -235,10 +260,27 @@ export class BunListener extends BaseListener {
     return this.#unix;
   }
 
-  /** @internal Bun's `open` handler for accepted sockets. */
+  /**
+   * @internal Bun's `open` handler for accepted sockets. An accepted conn
+   * must not be read before its first read() (its bytes wait in the kernel:
+   * a queued conn holds none in memory, and its fd can still be handed on
+   * whole), but pausing it at open and resuming it at the read that usually
+   * follows in the same turn cost three epoll_ctl calls per conn. So the
+   * socket is left flowing through this turn (Bun polls it only after the
+   * turn: its immediates run first) and paused at the turn's end unless a
+   * read or a readiness watch waits by then.
+   */
   onOpen(socket: BunSocketLike): void {
-    this._deliver(new BunConn(socket, this.#unix, this.#local));
+    const conn = new BunConn(socket, this.#unix, this.#local, true);
+    if (this.#opening.push(conn) === 1) setImmediate(this.#endTurn);
+    this._deliver(conn);
   }
+
+  readonly #endTurn = (): void => {
+    const conns = this.#opening;
+    this.#opening = [];
+    for (const conn of conns) conn.settleOpen();
+  };
 
   get fd(): number | undefined {
     const fd = this.native.fd;

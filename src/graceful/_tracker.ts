@@ -204,6 +204,11 @@ export class Tracker<E extends Entry> {
     return entry;
   }
 
+  /** Calls `fn` with each idle and in-use entry, oldest first (`fn` must not close any). */
+  forEachLive(fn: (entry: E) => void): void {
+    for (let e = this.#oldest; e !== null; e = e.newer as E | null) fn(e);
+  }
+
   /** The idle and in-use entries now, oldest first. */
   #liveEntries(): E[] {
     const all: E[] = [];

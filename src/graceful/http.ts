@@ -47,6 +47,8 @@ interface SocketLike {
   readonly destroyed?: boolean;
   destroy(): unknown;
   once(event: "close", listener: () => void): unknown;
+  /** Its entry while it is tracked (set by this module). */
+  [ENTRY]?: SocketEntry;
 }
 
 /** The parts of a request and a response that {@linkcode gracefulHttp} uses. */
@@ -61,7 +63,12 @@ interface ResponseLike {
   [ENTRY]?: SocketEntry;
 }
 
-/** Where a response in flight keeps its socket's entry. */
+/**
+ * Where a response in flight, and a tracked socket, keep the socket's entry:
+ * no table keyed by socket, which, long-lived and turned over once per
+ * conn, would keep closed conns alive through minor collections
+ * (docs/performance.md, the tracker's third pass).
+ */
 const ENTRY: unique symbol = Symbol("netkit.graceful.entry");
 
 /** Counts of a graceful HTTP server's sockets and requests, exact now. */
@@ -188,7 +195,6 @@ function checkTimeout(timeout: unknown, action: string): number {
 class GracefulHttpServer<S extends HttpServerLike> implements GracefulHttp<S> {
   readonly server: S;
   readonly #timeout: number;
-  readonly #entries = new Map<SocketLike, SocketEntry>();
   readonly #tracker: Tracker<SocketEntry>;
   #requests = 0;
   #served = 0;
@@ -240,9 +246,9 @@ class GracefulHttpServer<S extends HttpServerLike> implements GracefulHttp<S> {
       entry.state = "closed";
       return entry;
     }
-    this.#entries.set(socket, entry);
+    socket[ENTRY] = entry;
     socket.once("close", () => {
-      this.#entries.delete(socket);
+      socket[ENTRY] = undefined;
       this.#requests -= entry.active;
       entry.active = 0;
       entry.responses.clear();
@@ -253,13 +259,13 @@ class GracefulHttpServer<S extends HttpServerLike> implements GracefulHttp<S> {
   }
 
   #onConnection = (socket: SocketLike): void => {
-    if (!this.#entries.has(socket)) this.#track(socket, false);
+    if (socket[ENTRY] === undefined) this.#track(socket, false);
   };
 
   #onRequest = (req: RequestLike, res: ResponseLike): void => {
     const socket = req.socket;
     // Bun reports a connection only with its first request: track it then.
-    const entry = this.#entries.get(socket) ?? this.#track(socket, true);
+    const entry = socket[ENTRY] ?? this.#track(socket, true);
     if (this.#shuttingDown && !res.headersSent) res.setHeader("Connection", "close");
     if (entry.state === "disowned" || entry.state === "closed") return;
     entry.active++;
@@ -284,8 +290,8 @@ class GracefulHttpServer<S extends HttpServerLike> implements GracefulHttp<S> {
   }
 
   #onUpgrade = (req: RequestLike, socket: SocketLike): void => {
-    const entry = this.#entries.get(socket ?? req.socket) ??
-      this.#track(socket ?? req.socket, false);
+    const from = socket ?? req.socket;
+    const entry = from[ENTRY] ?? this.#track(from, false);
     this.#tracker.disown(entry);
   };
 
@@ -319,11 +325,11 @@ class GracefulHttpServer<S extends HttpServerLike> implements GracefulHttp<S> {
     this.#shuttingDown = true;
     // Stop listening; the callback's error (not listening) does not matter.
     this.server.close(() => {});
-    for (const entry of this.#entries.values()) {
+    this.#tracker.forEachLive((entry) => {
       for (const res of entry.responses) {
         if (!res.headersSent) res.setHeader("Connection", "close");
       }
-    }
+    });
   }
 
   async shutdown(options?: GracefulDrainOptions): Promise<HttpStats> {

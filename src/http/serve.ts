@@ -81,6 +81,11 @@ interface ConnEntry extends Entry {
   deadline: number;
   /** Handed to an upgrade handler. */
   detached: boolean;
+  /** Responses on it not finished yet (more than one when requests are pipelined). */
+  responses: NodeResponse[];
+  /** Its neighbours in the server's list of served conns. */
+  prev: ConnEntry | null;
+  next: ConnEntry | null;
 }
 
 function checkSize(name: string, value: unknown, fallback: number): number {
@@ -139,9 +144,13 @@ class Server implements HttpServer {
    */
   #taken: Listener | undefined;
   readonly #tracker: Tracker<ConnEntry>;
-  readonly #entries = new Map<HttpSocket, ConnEntry>();
-  /** Responses not yet started, to mark `Connection: close` when a shutdown starts. */
-  readonly #open = new Set<NodeResponse>();
+  /**
+   * The conns being served, linked through their entries (newest first);
+   * a socket's entry is its `tag`. No table keyed by socket: a long-lived
+   * Map turned over once per conn keeps closed conns alive through minor
+   * collections (docs/performance.md, the tracker's third pass).
+   */
+  #conns: ConnEntry | null = null;
   readonly #host: string;
   readonly #onFinish: (this: NodeResponse) => void;
   readonly #onClose: (this: NodeResponse) => void;
@@ -285,7 +294,11 @@ class Server implements HttpServer {
       phase: IDLE,
       deadline: Date.now() + this.#idleTimeout,
       detached: false,
+      responses: [],
+      prev: null,
+      next: null,
     };
+    this.#link(entry);
     entry.socket = this.#engine.serve(conn, {
       onRead: () => {
         // The first byte ends freshness (as graceful's first read): in use.
@@ -296,12 +309,36 @@ class Server implements HttpServer {
         }
       },
       onClose: () => {
-        this.#entries.delete(entry.socket);
+        this.#unlink(entry);
         if (!entry.detached) this.#tracker.gone(entry);
       },
     });
-    this.#entries.set(entry.socket, entry);
+    entry.socket.tag = entry;
     this.#tracker.add(entry);
+  }
+
+  #link(entry: ConnEntry): void {
+    entry.next = this.#conns;
+    if (this.#conns !== null) this.#conns.prev = entry;
+    this.#conns = entry;
+  }
+
+  /** Takes `entry` out of the list (once). */
+  #unlink(entry: ConnEntry): void {
+    if (entry.prev !== null) entry.prev.next = entry.next;
+    else if (this.#conns === entry) this.#conns = entry.next;
+    else return;
+    if (entry.next !== null) entry.next.prev = entry.prev;
+    entry.prev = null;
+    entry.next = null;
+  }
+
+  /** The served entry of `socket`, if it is still served. */
+  #entryOf(socket: HttpSocket): ConnEntry | undefined {
+    const entry = socket.tag as ConnEntry | undefined;
+    return entry !== undefined && (entry.prev !== null || this.#conns === entry)
+      ? entry
+      : undefined;
   }
 
   #sweep(): void {
@@ -310,13 +347,15 @@ class Server implements HttpServer {
       this.#taken.close().catch(() => {});
     }
     const now = Date.now();
-    for (const entry of this.#entries.values()) {
+    for (let entry = this.#conns; entry !== null;) {
+      const next = entry.next;
       if (entry.deadline !== 0 && now > entry.deadline) entry.socket.destroy();
+      entry = next;
     }
   }
 
   #request(req: NodeRequest, res: NodeResponse, socket: HttpSocket, expect: boolean): void {
-    const entry = this.#entries.get(socket);
+    const entry = this.#entryOf(socket);
     if (entry === undefined) {
       res.destroy();
       return;
@@ -340,7 +379,7 @@ class Server implements HttpServer {
         }
       });
     }
-    this.#open.add(res);
+    entry.responses.push(res);
     // Shared listeners (no closures per request), the entry on the response.
     (res as Tagged)[ENTRY] = entry;
     res.on("finish", this.#onFinish);
@@ -381,7 +420,9 @@ class Server implements HttpServer {
     const entry = (res as Tagged)[ENTRY];
     if (entry === undefined) return;
     (res as Tagged)[ENTRY] = undefined;
-    this.#open.delete(res);
+    const responses = entry.responses;
+    const at = responses.indexOf(res);
+    if (at >= 0) responses.splice(at, 1);
     this.#requests--;
     this.#served++;
     entry.served++;
@@ -469,7 +510,7 @@ class Server implements HttpServer {
   }
 
   #upgrade(req: NodeRequest, socket: HttpSocket, head: Uint8Array): void {
-    const entry = this.#entries.get(socket);
+    const entry = this.#entryOf(socket);
     if (entry === undefined || this.#onUpgrade === undefined) {
       socket.destroy();
       return;
@@ -511,7 +552,11 @@ class Server implements HttpServer {
       await this.#listener.close();
       await this.#taken?.close();
       await this.#accepting;
-      for (const res of this.#open) if (!res.headersSent) res.setHeader("connection", "close");
+      for (let entry = this.#conns; entry !== null; entry = entry.next) {
+        for (const res of entry.responses) {
+          if (!res.headersSent) res.setHeader("connection", "close");
+        }
+      }
       clearInterval(this.#sweeper);
       this.#sweeper = setInterval(() => this.#sweep(), DRAIN_TICK);
       const left = Math.max(0, timeout - (Date.now() - started));

@@ -23,6 +23,7 @@ const SCRATCH_KEPT = 64;
 /** A netkit Conn as a node:http socket. */
 export class ConnSocket extends Duplex implements HttpSocket {
   readonly conn: Conn;
+  tag: unknown = undefined;
   readonly #hooks: HttpSocketHooks;
   /** The read in flight, if any. */
   #reading: Promise<void> | undefined;

@@ -33,6 +33,7 @@ const HTTP_SOCKET: unique symbol = Symbol("netkit.httpSocket");
  */
 class NativeSocket implements HttpSocket {
   readonly conn: Conn;
+  tag: unknown = undefined;
   readonly #socket: Socket;
   readonly #hooks: HttpSocketHooks;
   #detached = false;

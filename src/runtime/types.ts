@@ -544,6 +544,8 @@ export interface Os {
 export interface HttpSocket {
   /** The conn it reads from and writes to. */
   readonly conn: Conn;
+  /** The owner's own data for it (serve() keeps its entry here). */
+  tag: unknown;
   /** Whether it was destroyed (or detached). */
   readonly destroyed: boolean;
   /** Ends it after what is written, then closes the conn. */

@@ -3,8 +3,10 @@
  * {@linkcode Listener}, with graceful shutdown, exact counts, limits and
  * timeouts.
  *
- * Internals: node:http parses and writes (the runtime's `createHttpEngine`,
- * fed with each accepted {@linkcode Conn}); this file accepts, tracks each
+ * Internals: the runtime's `createHttpEngine`, fed with each accepted
+ * {@linkcode Conn}, parses (node:http for node:net sockets on Deno and Node,
+ * netkit's own parser for every other conn) and writes through node:http's
+ * `ServerResponse`; this file accepts, tracks each
  * connection in graceful's state machine (in use while a request is served,
  * idle between keep-alive requests, disowned once upgraded), keeps the
  * timeouts with one sweeping timer, and converts fetch requests and
@@ -617,7 +619,9 @@ class Server implements HttpServer {
  * each request), a `Net` or an `Upgrader` (inherited sockets), TLS ones.
  *
  * Keep-alive and pipelining, chunked and streamed bodies both ways, `HEAD`
- * and `Expect: 100-continue` are node:http's; limits (body, head size) and
+ * and `Expect: 100-continue` are served as node:http serves them (its
+ * `IncomingMessage` and `ServerResponse`, with its parser or netkit's own,
+ * which is as strict about framing); limits (body, head size) and
  * timeouts (head, body, idle) have defaults that close slow clients.
  * `request.signal` aborts when the client goes away. A handler that throws
  * gives a 500 (or what `onError` returns), never a crash.

@@ -163,7 +163,12 @@ export interface HttpServer extends AsyncDisposable {
   readonly shuttingDown: boolean;
   /** Settles once the server is shut down (never rejects). */
   readonly finished: Promise<void>;
-  /** The `node:http` `Server` that parses the requests (it never listens): an escape hatch. */
+  /**
+   * The `node:http` `Server` behind it (it never listens): an escape hatch.
+   * It parses, and emits `request`, only for the connections node:http reads
+   * from a socket handle (node:net sockets on Deno and Node); netkit's own
+   * parser serves every other connection without it.
+   */
   readonly node: unknown;
   /**
    * Shuts down gracefully: runs `beforeShutdown`, waits `drainDelay`, stops

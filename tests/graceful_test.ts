@@ -20,7 +20,7 @@ import {
   listen,
   ListenerClosedError,
 } from "../src/runtime/mod.ts";
-import { type Entry, Tracker } from "../src/graceful/_internal.ts";
+import { type Entry, newEntry, Tracker } from "../src/graceful/_internal.ts";
 import {
   bytes,
   delay,
@@ -547,7 +547,7 @@ interface TestEntry extends Entry {
 }
 
 function entry(id: number): TestEntry {
-  return { state: "idle", fresh: false, held: false, older: null, newer: null, graceEnd: 0, id };
+  return newEntry({ id });
 }
 
 test("Tracker keeps exact counts and order through closes, settles and disowns in any order", () => {

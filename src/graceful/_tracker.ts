@@ -40,6 +40,22 @@ export interface Entry {
   graceEnd: number;
 }
 
+/**
+ * A new entry: `fields` (the owner's own) with the tracker's fields
+ * initialised, not yet tracked (`Tracker.add()` tracks it).
+ */
+export function newEntry<T extends object>(fields: T): T & Entry {
+  return {
+    state: "idle",
+    fresh: false,
+    held: false,
+    older: null,
+    newer: null,
+    graceEnd: 0,
+    ...fields,
+  };
+}
+
 /** The default grace period of a fresh entry, in milliseconds. */
 export const DEFAULT_GRACE = 5000;
 

@@ -13,7 +13,7 @@
  */
 import { ClosedError, type Conn, ConnWrapper, type Deadline } from "../runtime/mod.ts";
 import { NotManagedError } from "./errors.ts";
-import type { Entry, Tracker } from "./_tracker.ts";
+import { type Entry, newEntry, type Tracker } from "./_tracker.ts";
 import type { GracefulConnState, Mode } from "./types.ts";
 
 /**
@@ -77,15 +77,7 @@ export class TrackedConn extends ConnWrapper implements GracefulConn {
     // read they then make goes through read(), so it is tracked.
     super(inner);
     this.#tracker = tracker;
-    this.#entry = {
-      state: "idle",
-      fresh: false,
-      held: false,
-      older: null,
-      newer: null,
-      graceEnd: 0,
-      conn: this,
-    };
+    this.#entry = newEntry({ conn: this });
     this.#auto = mode !== "manual";
     this.#deadline = mode === "deadline";
   }

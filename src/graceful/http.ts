@@ -13,7 +13,7 @@
  */
 import { onSignal, type Signal, type SignalOptions } from "../runtime/mod.ts";
 import { DrainTimeoutError } from "./errors.ts";
-import { checkDrainOptions, checkGrace, type Entry, Tracker } from "./_tracker.ts";
+import { checkDrainOptions, checkGrace, type Entry, newEntry, Tracker } from "./_tracker.ts";
 import type { GracefulDrainOptions, GracefulStats } from "./types.ts";
 
 /** A listener function as `EventEmitter` methods take it (typed as in node:events). */
@@ -230,17 +230,11 @@ class GracefulHttpServer<S extends HttpServerLike> implements GracefulHttp<S> {
   }
 
   #track(socket: SocketLike, inUse: boolean): SocketEntry {
-    const entry: SocketEntry = {
-      state: "idle",
-      fresh: false,
-      held: false,
-      older: null,
-      newer: null,
-      graceEnd: 0,
+    const entry: SocketEntry = newEntry({
       socket,
       active: 0,
       responses: new Set(),
-    };
+    });
     if (socket.destroyed === true) {
       // Already closed: its "close" event is past, so it cannot be tracked.
       entry.state = "closed";

@@ -24,7 +24,13 @@ import {
 } from "../runtime/mod.ts";
 import { createHttpEngine, type HttpSocket } from "../runtime/_internal.ts";
 import { DrainTimeoutError } from "../graceful/mod.ts";
-import { checkDrainOptions, checkGrace, type Entry, Tracker } from "../graceful/_internal.ts";
+import {
+  checkDrainOptions,
+  checkGrace,
+  type Entry,
+  newEntry,
+  Tracker,
+} from "../graceful/_internal.ts";
 import {
   abortRequest,
   BodyTooLarge,
@@ -281,13 +287,7 @@ class Server implements HttpServer {
   }
 
   #serveConn(conn: Conn & GracefulLike): void {
-    const entry: ConnEntry = {
-      state: "idle",
-      fresh: false,
-      held: false,
-      older: null,
-      newer: null,
-      graceEnd: 0,
+    const entry: ConnEntry = newEntry({
       conn,
       socket: undefined as unknown as HttpSocket,
       inflight: 0,
@@ -299,7 +299,7 @@ class Server implements HttpServer {
       responses: [],
       prev: null,
       next: null,
-    };
+    });
     this.#link(entry);
     entry.socket = this.#engine.serve(conn, {
       onRead: () => {

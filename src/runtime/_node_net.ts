@@ -7,7 +7,7 @@ import type { OpToken } from "./_base_conn.ts";
 import { BaseListener, checkBacklog } from "./_base_listener.ts";
 import { mapError } from "./_map_error.ts";
 import { procListenerFd } from "./_proc_fd.ts";
-import { boundLocal, QueuedConn, tcpAddr, unixAddr } from "./_queued_conn.ts";
+import { boundLocal, connAddrs, QueuedConn, tcpAddr } from "./_queued_conn.ts";
 import type { Addr, Conn, ConnectOptions, Listener, ListenOptions } from "./types.ts";
 import { builtin } from "./_node.ts";
 
@@ -43,18 +43,8 @@ export class NodeConn extends QueuedConn {
   constructor(socket: net.Socket, unix?: [local: string, remote: string], local?: Addr) {
     super(socket);
     this.native = socket;
-    if (unix !== undefined) {
-      this.localAddr = unixAddr(unix[0]);
-      this.remoteAddr = unixAddr(unix[1]);
-    } else {
-      this.localAddr = local !== undefined
-        ? { ...local }
-        : tcpAddr(socket.localAddress, socket.localPort);
-      // One getpeername; node:net caches it for remotePort. Read now: once
-      // the peer resets the conn node:net has closed the handle, and it
-      // could not be read any more.
-      this.remoteAddr = tcpAddr(socket.remoteAddress, socket.remotePort);
-    }
+    // One getpeername; node:net caches it for remotePort.
+    [this.localAddr, this.remoteAddr] = connAddrs(socket, unix, local);
     socket.pause();
     // 'drain' is listened to only once a write waits for it (see _write).
     socket.on("data", this.#onData);

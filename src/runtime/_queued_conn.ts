@@ -17,6 +17,33 @@ export function tcpAddr(hostname: string | undefined, port: number | undefined):
   return { transport: "tcp", hostname: hostname ?? "", port: port ?? 0 };
 }
 
+/** What a node:net or Bun socket reports of its addresses. */
+interface SocketAddrs {
+  readonly localAddress?: string;
+  readonly localPort?: number;
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+}
+
+/**
+ * A conn's local and remote address: the paths of a Unix socket (`unix`),
+ * else TCP ones, the local one `local` where the caller knows it (a
+ * listener bound to one address: saves a getsockname per accept). The
+ * remote one is read now on purpose: once the peer resets the conn, node:net
+ * and Bun have closed the handle and it could not be read any more.
+ */
+export function connAddrs(
+  socket: SocketAddrs,
+  unix: [local: string, remote: string] | undefined,
+  local: Addr | undefined,
+): [local: Addr, remote: Addr] {
+  if (unix !== undefined) return [unixAddr(unix[0]), unixAddr(unix[1])];
+  return [
+    local !== undefined ? { ...local } : tcpAddr(socket.localAddress, socket.localPort),
+    tcpAddr(socket.remoteAddress, socket.remotePort),
+  ];
+}
+
 /** Hostnames a listener may be bound to that stand for any local address. */
 const WILDCARD = new Set(["", "0.0.0.0", "::", "::0", "0:0:0:0:0:0:0:0"]);
 

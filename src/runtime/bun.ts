@@ -7,7 +7,7 @@ import { BaseListener, checkBacklog } from "./_base_listener.ts";
 import { ClosedError, TlsHandshakeError } from "./errors.ts";
 import { mapError } from "./_map_error.ts";
 import { connectWith, listenTarget, listenWith } from "./_open.ts";
-import { boundLocal, QueuedConn, tcpAddr, unixAddr } from "./_queued_conn.ts";
+import { boundLocal, connAddrs, QueuedConn } from "./_queued_conn.ts";
 import {
   HandoffWaiters,
   HANDSHAKE_TIMEOUT_MS,
@@ -110,15 +110,7 @@ export class BunConn extends QueuedConn {
     super(socket, opening);
     this.native = socket;
     this.#opening = opening;
-    if (unix !== undefined) {
-      this.localAddr = unixAddr(unix[0]);
-      this.remoteAddr = unixAddr(unix[1]);
-    } else {
-      this.localAddr = local !== undefined
-        ? { ...local }
-        : tcpAddr(socket.localAddress, socket.localPort);
-      this.remoteAddr = tcpAddr(socket.remoteAddress, socket.remotePort);
-    }
+    [this.localAddr, this.remoteAddr] = connAddrs(socket, unix, local);
     socket.data = this;
     if (!opening) socket.pause();
   }

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { Socket } from "node:net";
 import { listenNodeNet, NodeConn } from "./_node_net.ts";
 import { DenoListener } from "./deno.ts";
+import { HOST } from "./_host.ts";
 import { ConnSocket } from "./_conn_socket.ts";
 import { OwnSocket } from "./_http_own.ts";
 import { canDup, dupFd } from "./_dup.ts";
@@ -166,8 +167,7 @@ export function createHttpEngine(
   // node:http parses from a node:net socket's own handle at its best; fed
   // through a Duplex it costs more than netkit's parser (docs/runtimes.md).
   // On Bun its parser is a JavaScript one even on a node:net socket.
-  const nodeParses = parser === "node" ||
-    (parser === undefined && typeof (globalThis as { Bun?: unknown }).Bun !== "object");
+  const nodeParses = parser === "node" || (parser === undefined && HOST !== "bun");
   return {
     native: server,
     takeOver,

@@ -134,6 +134,42 @@ for (const adapter of adapters) {
     }
   });
 
+  test(`a listener's own iterator answers overlapping next() calls in order, hands a conn to a next() made before return(), and ends at close ${on}`, async () => {
+    const before = useRuntime(adapter);
+    try {
+      const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+      const it = listener[Symbol.asyncIterator]();
+      const first = it.next();
+      const second = it.next();
+      const a = await connect({ hostname: "127.0.0.1", port: portOf(listener) });
+      const got1 = await first;
+      const b = await connect({ hostname: "127.0.0.1", port: portOf(listener) });
+      const got2 = await second;
+      assert.equal(got1.done, false);
+      assert.equal(got2.done, false);
+      // In order: the first next() has the first client's conn.
+      const c1 = got1.value!, c2 = got2.value!;
+      assert.deepEqual(c1.remoteAddr, a.localAddr);
+      assert.deepEqual(c2.remoteAddr, b.localAddr);
+      // return() while a next() waits: the conn that comes is still handed out.
+      const third = it.next();
+      assert.deepEqual(await it.return!(), { done: true, value: undefined });
+      const c = await connect({ hostname: "127.0.0.1", port: portOf(listener) });
+      const got3 = await third;
+      assert.equal(got3.done, false);
+      assert.deepEqual(await it.next(), { done: true, value: undefined });
+      // A fresh iterator's waiting next() ends, without an error, when the listener closes.
+      const again = listener[Symbol.asyncIterator]();
+      const waiting = again.next();
+      await listener.close();
+      assert.deepEqual(await waiting, { done: true, value: undefined });
+      assert.deepEqual(await again.next(), { done: true, value: undefined });
+      for (const conn of [c1, c2, got3.value!, a, b, c]) conn.close();
+    } finally {
+      useRuntime(before);
+    }
+  });
+
   test(`acceptAll() ends when its signal aborts and leaves the listener open ${on}`, async () => {
     const before = useRuntime(adapter);
     try {

@@ -15,11 +15,25 @@ import type {
   ReadinessOptions,
 } from "./types.ts";
 
+/**
+ * An accept() or an iterator's next() waiting for a conn. No closure of its
+ * own unless it has a signal: one accept per conn is the hot path.
+ */
 interface Waiter {
-  resolve(conn: Conn): void;
+  resolve(value: Conn | IteratorResult<Conn, void>): void;
   reject(err: unknown): void;
-  cleanup(): void;
+  /** A next() of {@linkcode ConnIterator}: takes an iterator result, ends (not rejects) at close. */
+  iterator: ConnIterator | null;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
 }
+
+/** Stops listening to a waiter's signal (it was answered). */
+function release(waiter: Waiter): void {
+  if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener("abort", waiter.onAbort);
+}
+
+const DONE: IteratorReturnResult<void> = Object.freeze({ done: true, value: undefined });
 
 /**
  * The default backlog: the kernel accept queue and the bound on the adapter's
@@ -79,8 +93,8 @@ export abstract class BaseListener implements Listener {
     }
     const waiter = this.#waiters.shift();
     if (waiter !== undefined) {
-      waiter.cleanup();
-      waiter.resolve(conn);
+      release(waiter);
+      waiter.resolve(waiter.iterator === null ? conn : { done: false, value: conn });
       return;
     }
     if (this.#queue.length >= this.#bound) {
@@ -99,8 +113,18 @@ export abstract class BaseListener implements Listener {
       if (this.#acceptWatch !== null) this.#acceptReady("error");
       return;
     }
-    waiter.cleanup();
+    release(waiter);
     waiter.reject(mapError(err, "accept"));
+    const iterator = waiter.iterator;
+    if (iterator === null) return;
+    // As a generator that threw: the iteration is over, for its other next() calls too.
+    iterator.done = true;
+    for (let i = this.#waiters.length - 1; i >= 0; i--) {
+      const other = this.#waiters[i];
+      if (other.iterator !== iterator) continue;
+      this.#waiters.splice(i, 1);
+      other.resolve(DONE);
+    }
   }
 
   whenAcceptable(
@@ -152,24 +176,58 @@ export abstract class BaseListener implements Listener {
     const queued = this.#queue.shift();
     if (queued !== undefined) return Promise.resolve(queued);
     return new Promise<Conn>((resolve, reject) => {
-      const onAbort = () => {
-        const i = this.#waiters.indexOf(waiter);
-        if (i >= 0) this.#waiters.splice(i, 1);
-        reject(signal!.reason);
-      };
       const waiter: Waiter = {
-        resolve,
+        resolve: resolve as Waiter["resolve"],
         reject,
-        cleanup: () => signal?.removeEventListener("abort", onAbort),
+        iterator: null,
+        signal,
+        onAbort: undefined,
       };
-      signal?.addEventListener("abort", onAbort, { once: true });
+      if (signal !== undefined) {
+        waiter.onAbort = () => {
+          const i = this.#waiters.indexOf(waiter);
+          if (i >= 0) this.#waiters.splice(i, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener("abort", waiter.onAbort, { once: true });
+      }
       this.#waiters.push(waiter);
       this._demand();
     });
   }
 
+  /**
+   * @internal {@linkcode ConnIterator.next}: what `acceptAll(this)` does,
+   * with one promise per conn instead of three (accept's, its `then`, the
+   * iterator's): a waiting next() is resolved with its iterator result
+   * directly, and ends the iteration when the listener closes.
+   */
+  _next(iterator: ConnIterator): Promise<IteratorResult<Conn, void>> {
+    if (iterator.done || this.#closed) {
+      iterator.done = true;
+      return Promise.resolve(DONE);
+    }
+    const queued = this.#queue.shift();
+    if (queued !== undefined) return Promise.resolve({ done: false, value: queued });
+    return new Promise<IteratorResult<Conn, void>>((resolve, reject) => {
+      this.#waiters.push({
+        resolve: resolve as Waiter["resolve"],
+        reject,
+        iterator,
+        signal: undefined,
+        onAbort: undefined,
+      });
+      this._demand();
+    });
+  }
+
+  /**
+   * Iterates the conns until the listener closes, as `acceptAll(this)`
+   * does (through this object's accept(), where a subclass overrides it).
+   */
   [Symbol.asyncIterator](): AsyncIterator<Conn> {
-    return acceptAll<Conn>(this);
+    if (this.accept !== BaseListener.prototype.accept) return acceptAll<Conn>(this);
+    return new ConnIterator(this);
   }
 
   async close(): Promise<void> {
@@ -177,8 +235,12 @@ export abstract class BaseListener implements Listener {
     this.#closed = true;
     const err = new ListenerClosedError("Cannot accept: the listener is closed");
     for (const waiter of this.#waiters.splice(0)) {
-      waiter.cleanup();
-      waiter.reject(err);
+      release(waiter);
+      if (waiter.iterator === null) waiter.reject(err);
+      else {
+        waiter.iterator.done = true;
+        waiter.resolve(DONE);
+      }
     }
     for (const conn of this.#queue.splice(0)) conn.close();
     if (this.#acceptWatch !== null) this.#acceptReady("closed");
@@ -191,5 +253,45 @@ export abstract class BaseListener implements Listener {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+}
+
+/**
+ * A {@linkcode BaseListener}'s own iterator (see `_next`). As a generator's,
+ * next() calls made while one is pending are answered in order; after
+ * return(), a failed accept or the close, next() is done. A conn accepted
+ * for a next() made before return() is still handed out (dropping it would
+ * leak it).
+ */
+class ConnIterator implements AsyncIterator<Conn, void, undefined> {
+  readonly #listener: BaseListener;
+  /** No more conns: returned, failed or closed. */
+  done = false;
+
+  constructor(listener: BaseListener) {
+    this.#listener = listener;
+  }
+
+  next(): Promise<IteratorResult<Conn, void>> {
+    return this.#listener._next(this);
+  }
+
+  return(): Promise<IteratorResult<Conn, void>> {
+    this.done = true;
+    return Promise.resolve(DONE);
+  }
+
+  throw(err: unknown): Promise<IteratorResult<Conn, void>> {
+    this.done = true;
+    return Promise.reject(err);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this.done = true;
+    return Promise.resolve();
   }
 }

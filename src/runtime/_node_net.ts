@@ -10,6 +10,7 @@ import { procListenerFd } from "./_proc_fd.ts";
 import { boundLocal, connAddrs, QueuedConn, tcpAddr } from "./_queued_conn.ts";
 import type { Addr, Conn, ConnectOptions, Listener, ListenOptions } from "./types.ts";
 import { builtin } from "./_node.ts";
+import { HOST } from "./_host.ts";
 
 /** A socket's descriptor through node:net internals, where the runtime has one. */
 function handleFd(handle: unknown): number | undefined {
@@ -24,9 +25,15 @@ function handleFd(handle: unknown): number | undefined {
 const CLOSE_LINGER_MS = 250;
 const CLOSE_LINGER_MAX_MS = 5_000;
 
+const EMPTY = new Uint8Array(0);
+
 function closedForRead(): Error {
   return new ClosedError("Cannot read: the connection is closed");
 }
+
+/** Where a socket's event listeners find their conn (see NodeConn's listeners). */
+const kConn: unique symbol = Symbol("netkit.nodeConn");
+type OwnedSocket = net.Socket & { [kConn]?: NodeConn };
 
 /** A {@linkcode Conn} over a `net.Socket`. */
 export class NodeConn extends QueuedConn {
@@ -43,13 +50,20 @@ export class NodeConn extends QueuedConn {
   constructor(socket: net.Socket, unix?: [local: string, remote: string], local?: Addr) {
     super(socket);
     this.native = socket;
+    this.#flushProbe = HOST === "node" && (socket as { encrypted?: boolean }).encrypted !== true;
     // One getpeername; node:net caches it for remotePort.
     [this.localAddr, this.remoteAddr] = connAddrs(socket, unix, local);
     socket.pause();
-    // 'drain' is listened to only once a write waits for it (see _write).
-    socket.on("data", this.#onData);
-    socket.on("end", this.#onEnd);
-    socket.on("error", this.#onError);
+    // The reading listeners are shared by every conn (no closures per
+    // conn): each finds its conn on the socket, which release() hands on,
+    // listeners removed, to whoever makes the next conn of it (an upgrade).
+    // 'close' counts this conn released, whoever owns the socket by then:
+    // it is this conn's own. 'drain' is listened to only once a write waits
+    // for it (see _write).
+    (socket as OwnedSocket)[kConn] = this;
+    socket.on("data", NodeConn.#onData);
+    socket.on("end", NodeConn.#onEnd);
+    socket.on("error", NodeConn.#onError);
     socket.on("close", () => {
       this._chunks.fail(closedForRead);
       this._wakeWriters();
@@ -58,10 +72,18 @@ export class NodeConn extends QueuedConn {
     if (socket.destroyed) this._released();
   }
 
-  readonly #onData = (chunk: Uint8Array): void => this._chunks.push(chunk);
-  readonly #onEnd = (): void => this._chunks.end();
-  readonly #onDrain = (): void => this._wakeWriters();
-  readonly #onError = (err: Error): void => this._onError(err);
+  static readonly #onData = function (this: OwnedSocket, chunk: Uint8Array): void {
+    this[kConn]!._chunks.push(chunk);
+  };
+  static readonly #onEnd = function (this: OwnedSocket): void {
+    this[kConn]!._chunks.end();
+  };
+  static readonly #onDrain = function (this: OwnedSocket): void {
+    this[kConn]!._wakeWriters();
+  };
+  static readonly #onError = function (this: OwnedSocket, err: Error): void {
+    this[kConn]!._onError(err);
+  };
 
   /**
    * Hands the socket over (to node:http): stops reading it into the queue.
@@ -72,10 +94,10 @@ export class NodeConn extends QueuedConn {
     const socket = this.native;
     const queue = this._chunks;
     if (queue.size > 0 || queue.ended || this._failed || socket.destroyed) return undefined;
-    socket.removeListener("data", this.#onData);
-    socket.removeListener("end", this.#onEnd);
-    socket.removeListener("drain", this.#onDrain);
-    socket.removeListener("error", this.#onError);
+    socket.removeListener("data", NodeConn.#onData);
+    socket.removeListener("end", NodeConn.#onEnd);
+    socket.removeListener("drain", NodeConn.#onDrain);
+    socket.removeListener("error", NodeConn.#onError);
     return socket;
   }
 
@@ -95,9 +117,17 @@ export class NodeConn extends QueuedConn {
    * Hands `bytes` to node:net without letting it keep the caller's buffer
    * past the write's promise (Go's contract: once Write returns, the caller
    * may reuse its buffer). Behind bytes node:net still holds, a copy goes
-   * into its queue. Otherwise libuv writes the caller's bytes at once; what
-   * the kernel does not take at once stays referenced until the write's
-   * callback, and the conn is not writable until then (`_writable()`).
+   * into its queue. Otherwise the caller's bytes are written at once; what
+   * the kernel does not take stays referenced until the write completes,
+   * and the conn is not writable until then (`_writable()`).
+   *
+   * On Node, a plain socket's write is done without a callback (one costs
+   * node:net a tick and an object per write): libuv usually writes it all at
+   * once, and then node:net holds nothing (`writableLength` is back to 0).
+   * If it holds the bytes, an empty write queued behind them says when they
+   * are gone. Elsewhere every write of a caller's buffer takes a callback:
+   * Deno's node:tls fails an empty write (EPERM), and neither Deno's nor
+   * Bun's node:net is known to finish a write within the call.
    */
   #send(bytes: Uint8Array): void {
     const socket = this.native;
@@ -105,16 +135,30 @@ export class NodeConn extends QueuedConn {
       socket.write(bytes.slice());
       return;
     }
+    if (!this.#flushProbe) {
+      this.#unflushed++;
+      socket.write(bytes, this.#flushed());
+      return;
+    }
+    socket.write(bytes);
+    if (socket.writableLength === 0 || socket.destroyed) return;
     this.#unflushed++;
-    socket.write(bytes, this.#onFlushed);
+    socket.write(EMPTY, this.#flushed());
   }
 
-  /** Writes of callers' own buffers whose callback has not come yet. */
+  /** Whether a write is checked for completion by `writableLength` (see #send). */
+  readonly #flushProbe: boolean;
+  /** Writes of callers' own buffers not known to be flushed yet. */
   #unflushed = 0;
-  readonly #onFlushed = (): void => {
-    this.#unflushed--;
-    this._wakeWriters();
-  };
+  /** Made the first time a write needs it (on Node, most conns never do). */
+  #onFlushed: (() => void) | undefined = undefined;
+
+  #flushed(): () => void {
+    return this.#onFlushed ??= () => {
+      this.#unflushed--;
+      this._wakeWriters();
+    };
+  }
 
   /** Whether node:net may still hold a caller's buffer. */
   #holdsCallerBytes(): boolean {
@@ -136,7 +180,7 @@ export class NodeConn extends QueuedConn {
     if (!socket.writableNeedDrain && !this.#holdsCallerBytes()) return Promise.resolve();
     if (socket.writableNeedDrain && !this.#drainHooked) {
       this.#drainHooked = true;
-      socket.on("drain", this.#onDrain);
+      socket.on("drain", NodeConn.#onDrain);
     }
     return new Promise<void>((resolve, reject) => {
       const check = () => {

@@ -19,14 +19,19 @@ export interface Pausable {
 
 export class ChunkQueue {
   readonly #socket: Pausable;
-  #chunks: Uint8Array[] = [];
-  #offset = 0; // read position in #chunks[0]
+  // The chunks waiting, oldest first: the oldest in a slot of its own, the
+  // others in an array made only when two wait (most conns never have two:
+  // an array costs an allocation of 16 slots at its first push).
+  #head: Uint8Array | null = null;
+  #rest: Uint8Array[] | null = null;
+  #offset = 0; // read position in #head
   #size = 0;
   #flowing = false;
   #eof = false;
   #error: Error | (() => Error) | null = null;
-  /** Reads waiting for data, oldest first. */
-  #readers: PendingRead[] = [];
+  /** The oldest read waiting for data, and the others (made when two wait), oldest first. */
+  #reader: PendingRead | null = null;
+  #moreReaders: PendingRead[] | null = null;
   // Readiness: called once when a read would not wait (see watch()).
   #watch: ((state: ReadReadiness) => void) | null = null;
 
@@ -41,7 +46,7 @@ export class ChunkQueue {
    * waits for its data: its bytes then stay in the kernel until one does.
    */
   pauseUnlessWaited(): void {
-    if (!this.#flowing || this.#readers.length > 0 || this.#watch !== null || this.ended) return;
+    if (!this.#flowing || this.#reader !== null || this.#watch !== null || this.ended) return;
     this.#flowing = false;
     this.#socket.pause();
   }
@@ -59,7 +64,8 @@ export class ChunkQueue {
   /** New data from the socket. */
   push(chunk: Uint8Array): void {
     if (chunk.byteLength === 0) return;
-    this.#chunks.push(chunk);
+    if (this.#head === null) this.#head = chunk;
+    else (this.#rest ??= []).push(chunk);
     this.#size += chunk.byteLength;
     if (this.#flowing && this.#size >= HIGH_WATER) {
       this.#flowing = false;
@@ -86,7 +92,8 @@ export class ChunkQueue {
 
   /** Drops buffered data (on close). */
   clear(): void {
-    this.#chunks = [];
+    this.#head = null;
+    this.#rest = null;
     this.#offset = 0;
     this.#size = 0;
   }
@@ -128,28 +135,39 @@ export class ChunkQueue {
    * `clock` so that a deadline or close can cut it.
    */
   read(buf: Uint8Array, clock: DeadlineClock): Promise<number | null> {
-    if (this.#readers.length === 0) {
+    if (this.#reader === null) {
       const n = this.#take(buf);
       if (n !== undefined) return n instanceof Error ? Promise.reject(n) : Promise.resolve(n);
     }
     const r = new PendingRead(buf, clock, this);
-    this.#readers.push(r);
+    if (this.#reader === null) this.#reader = r;
+    else (this.#moreReaders ??= []).push(r);
     return r.promise;
   }
 
   /** Drops a read that was answered otherwise (deadline, close). */
   forget(r: PendingRead): void {
-    const i = this.#readers.indexOf(r);
-    if (i >= 0) this.#readers.splice(i, 1);
+    if (this.#reader === r) {
+      this.#reader = this.#nextReader();
+      return;
+    }
+    const more = this.#moreReaders;
+    const i = more === null ? -1 : more.indexOf(r);
+    if (i >= 0) more!.splice(i, 1);
+  }
+
+  /** The read that waits after the oldest, taken out of the others, or `null`. */
+  #nextReader(): PendingRead | null {
+    const more = this.#moreReaders;
+    return more === null || more.length === 0 ? null : more.shift()!;
   }
 
   #notify(): void {
-    const readers = this.#readers;
-    while (readers.length !== 0) {
-      const r = readers[0];
+    let r: PendingRead | null;
+    while ((r = this.#reader) !== null) {
       const n = this.#take(r.buf);
       if (n === undefined) break;
-      readers.shift();
+      this.#reader = this.#nextReader();
       r.settle(n);
     }
     if (this.#watch !== null) this.#fireWatch();
@@ -166,9 +184,11 @@ export class ChunkQueue {
       const end = this.#take(EMPTY);
       return typeof end === "number" ? undefined : end;
     }
-    const chunks = this.#chunks;
-    if (this.#offset !== 0) chunks[0] = chunks[0].subarray(this.#offset);
-    this.#chunks = [];
+    const head = this.#head!;
+    const chunks = [this.#offset === 0 ? head : head.subarray(this.#offset)];
+    if (this.#rest !== null) { for (const chunk of this.#rest) chunks.push(chunk); }
+    this.#head = null;
+    this.#rest = null;
     this.#offset = 0;
     this.#size = 0;
     if (!this.#flowing && !this.ended) {
@@ -194,14 +214,15 @@ export class ChunkQueue {
       return undefined;
     }
     let n = 0;
-    while (n < buf.byteLength && this.#chunks.length > 0) {
-      const head = this.#chunks[0];
+    let head: Uint8Array | null;
+    while (n < buf.byteLength && (head = this.#head) !== null) {
       const avail = head.byteLength - this.#offset;
       const want = buf.byteLength - n;
       if (avail <= want) {
         buf.set(this.#offset === 0 ? head : head.subarray(this.#offset), n);
         n += avail;
-        this.#chunks.shift();
+        const rest = this.#rest;
+        this.#head = rest === null || rest.length === 0 ? null : rest.shift()!;
         this.#offset = 0;
       } else {
         buf.set(head.subarray(this.#offset, this.#offset + want), n);

@@ -60,7 +60,8 @@ export function boundLocal(addr: Addr): Addr | undefined {
 export abstract class QueuedConn extends BaseConn {
   /** What the socket pushed and nobody read yet. */
   protected readonly _chunks: ChunkQueue;
-  #drainWaiters: (() => void)[] = [];
+  /** Writes waiting for 'drain' (made when the first one waits). */
+  #drainWaiters: (() => void)[] | null = null;
   #rawError: Error | null = null;
   #mapped: Error | null = null;
 
@@ -95,14 +96,14 @@ export abstract class QueuedConn extends BaseConn {
 
   /** Calls `fn` at the next 'drain' (or error, or close). */
   protected _whenDrained(fn: () => void): void {
-    this.#drainWaiters.push(fn);
+    (this.#drainWaiters ??= []).push(fn);
   }
 
   /** 'drain' (or an error or close): every waiting write looks again. */
   protected _wakeWriters(): void {
-    if (this.#drainWaiters.length === 0) return;
     const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
+    if (waiters === null || waiters.length === 0) return;
+    this.#drainWaiters = null;
     for (const fn of waiters) fn();
   }
 

@@ -85,6 +85,10 @@ function bun(): BunNs {
   return (globalThis as unknown as { Bun: BunNs }).Bun;
 }
 
+function closedForRead(): Error {
+  return new ClosedError("Cannot read: the connection is closed");
+}
+
 /** A {@linkcode Conn} over a Bun `Socket`. */
 export class BunConn extends QueuedConn {
   readonly localAddr: Addr;
@@ -202,7 +206,7 @@ export class BunConn extends QueuedConn {
 
   protected _close(): void {
     this._chunks.clear();
-    this._chunks.fail(() => new ClosedError("Cannot read: the connection is closed"));
+    this._chunks.fail(closedForRead);
     if (this.#gone) return;
     if (typeof this.native.close === "function") this.native.close();
     else this.native.end();

@@ -259,6 +259,69 @@ forEachAdapter((t) => {
     assert.equal(counts(listener.stats), "idle=0 inUse=0 disowned=0 total=0 accepted=3 closed=3");
   });
 
+  t(
+    "GracefulListener's accept loop, busy when a drain starts, is then handed what the runtime had accepted, and ends",
+    async () => {
+      const listener = wrap(await listen({ hostname: HOST, port: 0 }));
+      const served: string[] = [];
+      let release: () => void = () => {};
+      const busy = new Promise<void>((resolve) => release = resolve);
+      const loop = (async () => {
+        for await (const conn of listener) {
+          const got = text(await readExactly(conn, 2));
+          served.push(got);
+          await conn.write(bytes(got));
+          if (got === "q0") await busy; // the loop is busy while the others come
+          conn.close();
+        }
+      })();
+      const clients: Conn[] = [];
+      try {
+        for (let i = 0; i < 3; i++) {
+          const c = await connect({ hostname: HOST, port: portOf(listener) });
+          clients.push(c);
+          await c.write(bytes(`q${i}`));
+          if (i === 0) assert.equal(text(await readExactly(c, 2)), "q0");
+        }
+        for (let i = 0; i < 400 && listener.pending !== undefined && listener.pending < 2; i++) {
+          await delay(5);
+        }
+        const draining = listener.drain({ timeout: 10_000 });
+        release();
+        await loop;
+        await draining;
+        if (listener.pending === undefined) {
+          assert.deepEqual(served, ["q0"]); // Deno.listen leaves them in the kernel queue
+        } else {
+          assert.deepEqual(served, ["q0", "q1", "q2"]);
+          for (let i = 1; i < 3; i++) assert.equal(text(await readExactly(clients[i], 2)), `q${i}`);
+        }
+        await assert.rejects(listener.accept(), ListenerClosedError);
+      } finally {
+        for (const c of clients) c.close();
+      }
+    },
+  );
+
+  t(
+    "GracefulListener's accept loop, waiting with nothing accepted, ends quietly when a drain starts",
+    async () => {
+      const listener = wrap(await listen({ hostname: HOST, port: 0 }));
+      let n = 0;
+      const loop = (async () => {
+        for await (const conn of listener) {
+          n++;
+          conn.close();
+        }
+      })();
+      await delay(20);
+      await listener.drain();
+      await loop;
+      assert.equal(n, 0);
+      assert.equal(listener.closed, true);
+    },
+  );
+
   t("GracefulListener's accept loop ends quietly when a drain starts (grace 0)", async () => {
     const listener = wrap(await listen({ hostname: HOST, port: 0 }), { grace: 0 });
     const got: GracefulConn[] = [];

@@ -11,7 +11,7 @@ import {
   ListenerClosedError,
   ListenerWrapper,
 } from "../runtime/mod.ts";
-import { os } from "../runtime/_internal.ts";
+import { iteratesOwn, os } from "../runtime/_internal.ts";
 import { type ConnEntry, type GracefulConn, TrackedConn } from "./conn.ts";
 import { checkDrainOptions, checkGrace, Tracker } from "./_tracker.ts";
 import {
@@ -93,6 +93,8 @@ function checkMode(mode: unknown): Mode {
     }`,
   );
 }
+
+const DONE: IteratorReturnResult<void> = Object.freeze({ done: true, value: undefined });
 
 /**
  * The one implementation of {@linkcode GracefulListener}: a
@@ -204,8 +206,51 @@ class Graceful extends ListenerWrapper implements GracefulListener {
     }
   }
 
+  /**
+   * Iterates the tracked conns, as `acceptAll(this)` does. Over an adapter's
+   * listener it takes each conn from that listener's own iterator (one
+   * promise per conn less): a conn is tracked as accept() would, and when
+   * the inner listener closes under a drain the conns it left are handed
+   * out before the iteration ends.
+   */
   override [Symbol.asyncIterator](): AsyncIterator<GracefulConn> {
-    return acceptAll<GracefulConn>(this);
+    if (!iteratesOwn(this.inner)) return acceptAll<GracefulConn>(this);
+    const inner = this.inner[Symbol.asyncIterator]();
+    let done = false;
+    const end = (): IteratorResult<GracefulConn, void> => {
+      done = true;
+      return DONE;
+    };
+    const failed = (err: unknown): IteratorResult<GracefulConn, void> => {
+      if (err instanceof ListenerClosedError) return end();
+      done = true;
+      throw err;
+    };
+    const leftover = (): Promise<IteratorResult<GracefulConn, void>> =>
+      this.#acceptLeftover().then((value) => ({ done: false, value }), failed);
+    const onResult = (
+      result: IteratorResult<Conn>,
+    ): IteratorResult<GracefulConn, void> | Promise<IteratorResult<GracefulConn, void>> => {
+      // Done: the inner listener closed, under a drain (hand out what it left) or not.
+      if (result.done === true) return leftover();
+      try {
+        return { done: false, value: this.#track(result.value) };
+      } catch (err) {
+        return failed(err);
+      }
+    };
+    return {
+      next: (): Promise<IteratorResult<GracefulConn, void>> => {
+        if (done) return Promise.resolve(DONE);
+        if (this.#stopping !== undefined) return leftover();
+        return inner.next().then(onResult, failed);
+      },
+      return: (): Promise<IteratorResult<GracefulConn, void>> => {
+        done = true;
+        inner.return?.();
+        return Promise.resolve(DONE);
+      },
+    };
   }
 
   closeIdle(): Promise<void> {

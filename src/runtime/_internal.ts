@@ -5,6 +5,7 @@
 export { os } from "./_os.ts";
 export { createHttpEngine } from "./http_engine.ts";
 export { HOST } from "./_host.ts";
+export { iteratesOwn } from "./_base_listener.ts";
 export type {
   ExitStatus,
   FdKind,

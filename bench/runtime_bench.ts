@@ -10,7 +10,10 @@
 // rates, and the median over rounds of each round's ratio to native (target
 // >= 0.95): in rate, and in server CPU per message or conn (native ÷ netkit,
 // from /proc on Linux), both over the counted window after a 1 s warm-up.
-//   <runtime> bench/runtime_bench.ts [rounds] [seconds]
+// With `floor` (Bun and Node), a fourth server runs beside them: the same
+// echo code over the smallest promise-based wrapper of the runtime's API
+// (bench/_floor.ts), the floor of what any such API costs.
+//   <runtime> bench/runtime_bench.ts [rounds] [seconds] [floor]
 // Not library code: it may use Deno.*, Bun.* and node:* directly.
 // deno-lint-ignore-file no-explicit-any
 import { spawn } from "node:child_process";
@@ -19,13 +22,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { wrap } from "../src/graceful/mod.ts";
 import { listen, runtime } from "../src/runtime/mod.ts";
+import { serveFloor } from "./_floor.ts";
 import { repoRoot, serveEcho, serveNative } from "./_servers.ts";
 
 const g = globalThis as any;
 const args: string[] = g.process.argv.slice(2);
 
-type Kind = "native" | "adapter" | "wrap";
-const KINDS: Kind[] = ["native", "adapter", "wrap"];
+type Kind = "native" | "adapter" | "wrap" | "floor";
 
 async function serveAdapter(wrapped: boolean): Promise<number> {
   const listener = await listen({ hostname: "127.0.0.1", port: 0 });
@@ -40,13 +43,14 @@ function selfCommand(extra: string[]): [string, string[]] {
 }
 
 /** A process's user + system CPU time in ms, from /proc (Linux); NaN elsewhere. */
-function cpuMs(pid: number | undefined): number {
+/** A process's user and system CPU time in ms, from /proc (Linux); NaN elsewhere. */
+function cpuSplit(pid: number | undefined): [user: number, system: number] {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, USER_HZ = 100
+    return [Number(f[11]) * 10, Number(f[12]) * 10]; // utime, stime; USER_HZ = 100
   } catch {
-    return NaN;
+    return [NaN, NaN];
   }
 }
 
@@ -69,6 +73,8 @@ interface Sample {
   rate: number;
   /** Server CPU µs per message or connection, over the counted window. */
   cpu: number;
+  /** The part of `cpu` spent in the kernel. */
+  sys: number;
 }
 
 /** Starts a server of `kind` in a child process; resolves with it and its port. */
@@ -102,17 +108,27 @@ async function round(kinds: Kind[], test: "echo" | "accept", seconds: number): P
     const client = join(repoRoot(import.meta.url), "bench/_load_client.ts");
     const n = test === "echo" ? 50 : 25;
     // CPU time over the counted window only (after the client's warm-up).
-    let cpu0: number[] = [];
-    let cpu: number[] = servers.map(() => NaN);
+    let cpu0: [number, number][] = [];
+    let cpu: [number, number][] = servers.map(() => [NaN, NaN]);
     const out = await run(bun, [client, test, ports.join(","), String(n), String(seconds)], (l) => {
-      if (l === "START") cpu0 = servers.map((s) => cpuMs(s.pid));
-      else if (l === "END") cpu = servers.map((s, i) => cpuMs(s.pid) - cpu0[i]);
+      if (l === "START") cpu0 = servers.map((s) => cpuSplit(s.pid));
+      else if (l === "END") {
+        cpu = servers.map((s, i) => {
+          const [user, sys] = cpuSplit(s.pid);
+          return [user - cpu0[i][0], sys - cpu0[i][1]];
+        });
+      }
     });
     const lines = [...out.matchAll(/RESULT (\d+) (\d+)/g)];
     return kinds.map((_, i) => {
       const m = lines[i];
-      if (m === undefined) return { rate: NaN, cpu: NaN };
-      return { rate: Number(m[1]), cpu: (cpu[i] * 1000) / Number(m[2]) };
+      if (m === undefined) return { rate: NaN, cpu: NaN, sys: NaN };
+      const [user, sys] = cpu[i];
+      return {
+        rate: Number(m[1]),
+        cpu: ((user + sys) * 1000) / Number(m[2]),
+        sys: (sys * 1000) / Number(m[2]),
+      };
     });
   } finally {
     for (const s of servers) s.kill("SIGKILL");
@@ -126,16 +142,26 @@ function median(xs: number[]): number {
 
 if (args[0] === "server") {
   const kind = args[1] as Kind;
-  const port = kind === "native" ? await serveNative() : await serveAdapter(kind === "wrap");
+  const port = kind === "floor"
+    ? await serveFloor(true)
+    : kind === "native"
+    ? await serveNative()
+    : await serveAdapter(kind === "wrap");
   console.log(`PORT ${port}`);
   // Optional lifetime (for profiling runs): `server <kind> <seconds>`.
   if (args[2]) setTimeout(() => g.process.exit(0), Number(args[2]) * 1000);
 } else {
   const rounds = Number(args[0] ?? 3);
   const seconds = Number(args[1] ?? 3);
+  // The floor is a fourth server (more load): only when asked, and not on
+  // Deno, whose own API is promise-based already (its native server is the floor).
+  const floor = args[2] === "floor" && runtime.name !== "deno";
+  const KINDS: Kind[] = floor
+    ? ["native", "adapter", "wrap", "floor"]
+    : ["native", "adapter", "wrap"];
   const rows: string[] = [];
   for (const test of ["echo", "accept"] as const) {
-    const res: Record<Kind, Sample[]> = { native: [], adapter: [], wrap: [] };
+    const res: Record<Kind, Sample[]> = { native: [], adapter: [], wrap: [], floor: [] };
     for (let i = 0; i < rounds; i++) {
       // Rotate the start order (and the order of the client's ports).
       const order = KINDS.map((_, j) => KINDS[(i + j) % KINDS.length]);
@@ -148,8 +174,12 @@ if (args[0] === "server") {
     const rate = (k: Kind) => median(res[k].map((x) => x.rate));
     const cpu = (k: Kind) => median(res[k].map((x) => x.cpu));
     const label = test === "echo" ? "echo msgs/s" : "accept conns/s";
-    for (const kind of ["adapter", "wrap"] as const) {
-      const who = kind === "wrap" ? "wrap(listen())" : "listen()";
+    for (const kind of KINDS.slice(1)) {
+      const who = kind === "wrap"
+        ? "wrap(listen())"
+        : kind === "floor"
+        ? "floor: any promise API"
+        : "listen()";
       rows.push(
         `| ${runtime.name} | ${label} | ${who} | ${rate("native")} | ${rate(kind)} | ${
           ratio(kind, (s, n) => s.rate / n.rate).toFixed(3)
@@ -160,7 +190,11 @@ if (args[0] === "server") {
     }
     console.error(
       `${runtime.name} ${test}: ` +
-        KINDS.map((k) => `${k} ${res[k].map((x) => `${x.rate}/${x.cpu.toFixed(1)}µs`).join(",")}`)
+        KINDS.map((k) =>
+          `${k} ${
+            res[k].map((x) => `${x.rate}/${x.cpu.toFixed(1)}µs(sys ${x.sys.toFixed(1)})`).join(",")
+          }`
+        )
           .join(" "),
     );
   }

@@ -151,7 +151,7 @@ if (args[0] === "server") {
   // Optional lifetime (for profiling runs): `server <kind> <seconds>`.
   if (args[2]) setTimeout(() => g.process.exit(0), Number(args[2]) * 1000);
 } else {
-  const rounds = Number(args[0] ?? 3);
+  const rounds = Number(args[0] ?? 5);
   const seconds = Number(args[1] ?? 3);
   // The floor is a fourth server (more load): only when asked, and not on
   // Deno, whose own API is promise-based already (its native server is the floor).

@@ -6,7 +6,7 @@ import { BaseConn, type OpToken } from "./_base_conn.ts";
 import { BaseListener } from "./_base_listener.ts";
 import { type DeadlineClock, PendingRead } from "./_deadline.ts";
 import { ClosedError } from "./errors.ts";
-import { mapError } from "./_map_error.ts";
+import { mapError, mapEventError } from "./_map_error.ts";
 import { connectWith, listenWith } from "./_open.ts";
 import { procListenerFd } from "./_proc_fd.ts";
 import { listenTls } from "./_tls.ts";
@@ -155,13 +155,15 @@ export class DenoConn extends BaseConn {
     const r = this.#reader!;
     this.#reader = null;
     this.#inflight = null;
+    // No stack (mapEventError): this runs from a microtask, never from the
+    // caller's code, and a reset's stack was a large part of the accept path.
     if (!r.done) {
       r.settle(
         this.closed
           ? new ClosedError("Cannot read: the connection is closed", { cause: err })
-          : mapError(err, "read"),
+          : mapEventError(err, "read"),
       );
-    } else this.#stashEnd = mapError(err, "read");
+    } else this.#stashEnd = mapEventError(err, "read");
   };
 
   protected override async _read(buf: Uint8Array, token: OpToken): Promise<number | null> {
@@ -348,20 +350,22 @@ export class DenoListener extends BaseListener {
   protected override _demand(): void {
     if (this.#accepting || this.closed || this._waiting === 0) return;
     this.#accepting = true;
-    this.native.accept().then(
-      (conn) => {
-        this.#accepting = false;
-        this._deliver(new DenoConn(conn));
-        this._demand();
-      },
-      (err) => {
-        this.#accepting = false;
-        if (this.closed) return;
-        this._fail(err);
-        this._demand();
-      },
-    );
+    this.native.accept().then(this.#onAccept, this.#onAcceptError);
   }
+
+  // Made once per listener, not per accept.
+  readonly #onAccept = (conn: DenoConnLike): void => {
+    this.#accepting = false;
+    this._deliver(new DenoConn(conn));
+    this._demand();
+  };
+
+  readonly #onAcceptError = (err: unknown): void => {
+    this.#accepting = false;
+    if (this.closed) return;
+    this._fail(err);
+    this._demand();
+  };
 
   protected _close(): void {
     try {

@@ -24,8 +24,6 @@ export interface OpToken {
   cancelled: boolean;
 }
 
-function noop(): void {}
-
 /** A read or write readiness callback. */
 type ReadWatch = (state: ReadReadiness) => void;
 type WriteWatch = (state: WriteReadiness) => void;
@@ -171,16 +169,58 @@ export abstract class BaseConn implements Conn {
     const inner = prev === null
       ? this._write(rest, token)
       : prev.then(() => (token.cancelled ? undefined : this._write(rest, token)));
-    const tail = inner.then(noop, () => {
-      this.#writeFailed = true;
+    return this.#guardWrite(token, inner, n);
+  }
+
+  /**
+   * A write's promise (resolves with `n`), settled with `inner` unless the
+   * write clock or a close answers first; and the write tail (`inner` done,
+   * either way), which the next write waits for. One `then` on `inner` does
+   * both (a write that waits costs the guard's promise and the tail's).
+   */
+  #guardWrite(token: OpToken, inner: Promise<void>, n: number): Promise<number> {
+    const clock = this.#writeClock;
+    return new Promise<number>((resolve, reject) => {
+      let done = false;
+      const op: Cuttable = {
+        cut(err) {
+          if (done) return;
+          done = true;
+          token.cancelled = true;
+          reject(err);
+        },
+      };
+      clock.add(op);
+      const tail: Promise<void> = inner.then(
+        () => {
+          this.#writeEnded(tail);
+          if (done) return;
+          done = true;
+          clock.delete(op);
+          resolve(n);
+        },
+        (err) => {
+          this.#writeFailed = true;
+          this.#writeEnded(tail);
+          if (done) return;
+          done = true;
+          clock.delete(op);
+          reject(
+            this.#closeCalled
+              ? new ClosedError("Cannot write: the connection is closed", { cause: err })
+              : mapError(err, "write"),
+          );
+        },
+      );
+      this.#writeTail = tail;
     });
-    this.#writeTail = tail;
-    tail.then(() => {
-      if (this.#writeTail !== tail) return;
-      this.#writeTail = null;
-      if (this.#writeWatch !== null) this.#writeReady();
-    });
-    return this.#guard(this.#writeClock, token, inner, "write").then(() => n);
+  }
+
+  /** `tail`'s write is done: if no write was queued behind it, none waits now. */
+  #writeEnded(tail: Promise<void>): void {
+    if (this.#writeTail !== tail) return;
+    this.#writeTail = null;
+    if (this.#writeWatch !== null) this.#writeReady();
   }
 
   async closeWrite(): Promise<void> {

@@ -34,6 +34,36 @@ function checkWatch(callback: unknown, action: string): void {
   }
 }
 
+/**
+ * A guarded operation, as the clock sees it: a deadline or a close cuts it
+ * (the caller is answered, the token cancelled) unless it finished first.
+ */
+class GuardOp implements Cuttable {
+  #done = false;
+  readonly #token: OpToken;
+  readonly #reject: (err: Error) => void;
+
+  constructor(token: OpToken, reject: (err: Error) => void) {
+    this.#token = token;
+    this.#reject = reject;
+  }
+
+  cut(err: Error): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#token.cancelled = true;
+    this.#reject(err);
+  }
+
+  /** The operation settled: true if the caller is still to be answered (it was not cut). */
+  finish(clock: DeadlineClock): boolean {
+    if (this.#done) return false;
+    this.#done = true;
+    clock.delete(this);
+    return true;
+  }
+}
+
 /** The shared part of every adapter's {@linkcode Conn}. */
 export abstract class BaseConn implements Conn {
   abstract readonly localAddr: Addr;
@@ -181,35 +211,17 @@ export abstract class BaseConn implements Conn {
   #guardWrite(token: OpToken, inner: Promise<void>, n: number): Promise<number> {
     const clock = this.#writeClock;
     return new Promise<number>((resolve, reject) => {
-      let done = false;
-      const op: Cuttable = {
-        cut(err) {
-          if (done) return;
-          done = true;
-          token.cancelled = true;
-          reject(err);
-        },
-      };
+      const op = new GuardOp(token, reject);
       clock.add(op);
       const tail: Promise<void> = inner.then(
         () => {
           this.#writeEnded(tail);
-          if (done) return;
-          done = true;
-          clock.delete(op);
-          resolve(n);
+          if (op.finish(clock)) resolve(n);
         },
         (err) => {
           this.#writeFailed = true;
           this.#writeEnded(tail);
-          if (done) return;
-          done = true;
-          clock.delete(op);
-          reject(
-            this.#closeCalled
-              ? new ClosedError("Cannot write: the connection is closed", { cause: err })
-              : mapError(err, "write"),
-          );
+          if (op.finish(clock)) reject(this.#failure(err, "write"));
         },
       );
       this.#writeTail = tail;
@@ -314,34 +326,23 @@ export abstract class BaseConn implements Conn {
   /** Settles with `inner`, unless the clock or a close answers first. */
   #guard<T>(clock: DeadlineClock, token: OpToken, inner: Promise<T>, action: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      let done = false;
-      const op: Cuttable = {
-        cut(err) {
-          if (done) return;
-          done = true;
-          token.cancelled = true;
-          reject(err);
-        },
-      };
+      const op = new GuardOp(token, reject);
       clock.add(op);
       inner.then(
         (value) => {
-          if (done) return;
-          done = true;
-          clock.delete(op);
-          resolve(value);
+          if (op.finish(clock)) resolve(value);
         },
         (err) => {
-          if (done) return;
-          done = true;
-          clock.delete(op);
-          reject(
-            this.#closeCalled
-              ? new ClosedError(`Cannot ${action}: the connection is closed`, { cause: err })
-              : mapError(err, action),
-          );
+          if (op.finish(clock)) reject(this.#failure(err, action));
         },
       );
     });
+  }
+
+  /** What a guarded operation that failed rejects with. */
+  #failure(err: unknown, action: string): Error {
+    return this.#closeCalled
+      ? new ClosedError(`Cannot ${action}: the connection is closed`, { cause: err })
+      : mapError(err, action);
   }
 }

@@ -315,8 +315,12 @@ forEachAdapter((t) => {
         }
       })();
       await delay(20);
+      // Its iterator is iterable itself, as acceptAll()'s is.
+      const it = listener[Symbol.asyncIterator]() as AsyncIterableIterator<GracefulConn>;
+      assert.equal(it[Symbol.asyncIterator](), it);
       await listener.drain();
       await loop;
+      assert.deepEqual(await it.next(), { done: true, value: undefined });
       assert.equal(n, 0);
       assert.equal(listener.closed, true);
     },

@@ -239,7 +239,7 @@ class Graceful extends ListenerWrapper implements GracefulListener {
         return failed(err);
       }
     };
-    return {
+    const iterator: AsyncIterableIterator<GracefulConn> = {
       next: (): Promise<IteratorResult<GracefulConn, void>> => {
         if (done) return Promise.resolve(DONE);
         if (this.#stopping !== undefined) return leftover();
@@ -250,7 +250,10 @@ class Graceful extends ListenerWrapper implements GracefulListener {
         inner.return?.();
         return Promise.resolve(DONE);
       },
+      // Iterable itself, as acceptAll()'s iterator is.
+      [Symbol.asyncIterator]: () => iterator,
     };
+    return iterator;
   }
 
   closeIdle(): Promise<void> {

@@ -7,7 +7,7 @@ import type { OpToken } from "./_base_conn.ts";
 import { BaseListener, checkBacklog } from "./_base_listener.ts";
 import { mapError } from "./_map_error.ts";
 import { procListenerFd } from "./_proc_fd.ts";
-import { boundLocal, connAddrs, QueuedConn, tcpAddr } from "./_queued_conn.ts";
+import { boundLocal, closedForRead, connAddrs, QueuedConn, tcpAddr } from "./_queued_conn.ts";
 import type { Addr, Conn, ConnectOptions, Listener, ListenOptions } from "./types.ts";
 import { builtin } from "./_node.ts";
 import { HOST } from "./_host.ts";
@@ -26,10 +26,6 @@ const CLOSE_LINGER_MS = 250;
 const CLOSE_LINGER_MAX_MS = 5_000;
 
 const EMPTY = new Uint8Array(0);
-
-function closedForRead(): Error {
-  return new ClosedError("Cannot read: the connection is closed");
-}
 
 /** Where a socket's event listeners find their conn (see NodeConn's listeners). */
 const kConn: unique symbol = Symbol("netkit.nodeConn");

@@ -4,8 +4,17 @@
 // the subclass wires its socket's events to the `_on*` methods.
 import { BaseConn } from "./_base_conn.ts";
 import { ChunkQueue, type Pausable } from "./_chunk_queue.ts";
+import { ClosedError } from "./errors.ts";
 import { mapEventError } from "./_map_error.ts";
 import type { Addr, ReadReadiness } from "./types.ts";
+
+/**
+ * The error a read fails with once the conn is closed: passed to
+ * `ChunkQueue.fail()` as a function, so it is made only if a read needs it.
+ */
+export function closedForRead(): Error {
+  return new ClosedError("Cannot read: the connection is closed");
+}
 
 /** A Unix socket address. */
 export function unixAddr(path: string): Addr {

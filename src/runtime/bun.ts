@@ -7,7 +7,7 @@ import { BaseListener, checkBacklog } from "./_base_listener.ts";
 import { ClosedError, TlsHandshakeError } from "./errors.ts";
 import { mapError } from "./_map_error.ts";
 import { connectWith, listenTarget, listenWith } from "./_open.ts";
-import { boundLocal, connAddrs, QueuedConn } from "./_queued_conn.ts";
+import { boundLocal, closedForRead, connAddrs, QueuedConn } from "./_queued_conn.ts";
 import {
   HandoffWaiters,
   HANDSHAKE_TIMEOUT_MS,
@@ -83,10 +83,6 @@ interface BunNs {
 
 function bun(): BunNs {
   return (globalThis as unknown as { Bun: BunNs }).Bun;
-}
-
-function closedForRead(): Error {
-  return new ClosedError("Cannot read: the connection is closed");
 }
 
 /** A {@linkcode Conn} over a Bun `Socket`. */
